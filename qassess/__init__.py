@@ -1,2 +1,35 @@
-"""qassess: interpretable blind image quality assessment."""
+"""qassess: interpretable blind image quality assessment (caption -> reasoning -> rating).
+
+    import qassess
+    with qassess.create_assessor("path/to/model", backend="auto") as assessor:
+        for record in assessor.score(["a.jpg", "b.png"]):
+            print(record["id"], record["status"], record["rating"])
+
+Heavy libraries (torch, transformers, vLLM) load only when a model is used.
+"""
 __version__ = "0.1.0"
+
+__all__ = ["Assessor", "Settings", "create_assessor", "parse_completion", "get_template", "__version__"]
+
+
+def create_assessor(model: str, backend: str = "auto", **options):
+    """The one entry point of the Python API: options are those of `qassess score` (see `Settings`)."""
+    from qassess.scoring import Assessor, Settings
+
+    return Assessor(Settings(model=model, backend=backend, **options))
+
+
+def __getattr__(name: str):
+    if name in ("Assessor", "Settings"):
+        from qassess import scoring
+
+        return getattr(scoring, name)
+    if name == "parse_completion":
+        from qassess.parsing import parse_completion
+
+        return parse_completion
+    if name == "get_template":
+        from qassess.prompts import get_template
+
+        return get_template
+    raise AttributeError(f"module 'qassess' has no attribute {name!r}")

@@ -1,0 +1,160 @@
+"""A scoring run as the CLI does it: pick inputs, skip what the output already holds, write per batch,
+show progress, summarize. Kept apart from `scoring` so the Python API stays free of files and terminals."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from qassess.errors import UserError
+from qassess.scoring import Assessor, Settings
+from qassess.writers import SETUP_FIELDS, open_results
+
+CAPTION_TABLES = {".csv", ".jsonl", ".ndjson", ".json", ".tsv"}
+
+
+def detect_mode(inputs: Sequence[Path]) -> str:
+    """"caption" when every input is a caption table or a folder of .txt files without images."""
+    from qassess.inputs import IMAGE_EXTENSIONS
+
+    def is_caption_source(p: Path) -> bool:
+        if p.is_file():
+            return p.suffix.lower() in CAPTION_TABLES or p.suffix.lower() == ".txt"
+        if p.is_dir():
+            names = [f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")]
+            has_txt = any(f.suffix.lower() == ".txt" for f in names)
+            return has_txt and not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in names)
+        return False
+
+    return "caption" if inputs and all(is_caption_source(p) for p in inputs) else "image"
+
+
+@dataclass
+class Tally:
+    """Counts for the progress line and the closing summary."""
+
+    total: int
+    done: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    rating_sum: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, records: list[dict]) -> None:
+        for r in records:
+            self.done += 1
+            self.statuses[r["status"]] += 1
+            if r["status"] == "ok":
+                self.rating_sum += r["rating"]
+
+    @property
+    def failed(self) -> int:
+        return self.done - self.statuses["ok"]
+
+    @property
+    def rate(self) -> float:
+        return self.done / max(time.monotonic() - self.started, 1e-9)
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "nothing to do"
+        ok = self.statuses["ok"]
+        mean = f"; mean rating {self.rating_sum / ok:.3f}" if ok else ""
+        return f"{self.done} scored in {time.monotonic() - self.started:.1f}s ({counts}){mean}"
+
+
+def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *, captions: bool = False,
+              resume: bool = True, retry_errors: bool = False, limit: int | None = None,
+              id_col: str | None = None, caption_col: str | None = None, log=None) -> Tally:
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if settings.max_pixels is not None and settings.min_pixels is not None and settings.min_pixels > settings.max_pixels:
+        raise UserError("--min-pixels is larger than --max-pixels")
+    mode = "caption" if captions else detect_mode(inputs)
+    if mode == "caption":
+        from qassess.inputs import read_captions
+
+        items = read_captions(inputs, id_col=id_col, caption_col=caption_col)
+        if not items:
+            raise UserError("no captions found in " + ", ".join(map(str, inputs)))
+        keys = [it.source for it in items]
+    else:
+        from qassess.inputs import discover_images
+
+        items = discover_images(inputs)
+        keys = [os.path.abspath(p) for p in items]
+
+    writer, done_rows = open_results(output, resume=resume, drop_errors=retry_errors)
+    try:
+        _check_same_setup(done_rows, mode, settings, output)
+        done = {os.path.abspath(r["path"]) if mode == "image" else r["path"] for r in done_rows}
+        todo = [it for it, key in zip(items, keys) if key not in done]
+        if done_rows:
+            log(f"resuming {output}: {len(items) - len(todo)} of {len(items)} inputs already done")
+        if limit is not None:
+            todo = todo[:limit]
+        tally = Tally(total=len(todo))
+        if not todo:
+            log("nothing left to score")
+            return tally
+        with Assessor(settings) as assessor:
+            batches = (assessor.iter_caption_batches(todo) if mode == "caption"
+                       else assessor.iter_image_batches(todo))
+            with _Progress(tally, log, f"{mode}s") as progress:
+                for records in batches:
+                    if tally.done == 0:
+                        reason = f" ({assessor.backend_reason})" if assessor.backend_reason else ""
+                        progress.log(f"backend: {assessor.backend_name}{reason}; model: {settings.model}")
+                    writer.write(records)
+                    tally.add(records)
+                    progress.update()
+        return tally
+    finally:
+        writer.close()
+
+
+def _check_same_setup(rows: list[dict], mode: str, settings: Settings, output) -> None:
+    from qassess.prompts import get_template
+
+    want = {"mode": mode, "model": settings.model, "template": get_template(settings.template).name}
+    for row in rows[:1] + rows[-1:]:
+        for key in SETUP_FIELDS:
+            if row.get(key) not in (None, "") and str(row[key]) != str(want[key]):
+                raise UserError(f"{output} holds results with {key}={row[key]!r}, not {want[key]!r}: "
+                                f"use --overwrite or another -o")
+
+
+class _Progress:
+    """A rich bar on a terminal; a plain line per batch otherwise (logs, CI)."""
+
+    def __init__(self, tally: Tally, log, unit: str):
+        self.tally, self.plain_log, self.unit = tally, log, unit
+        self.bar = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]} {task.fields[unit]}/s, {task.fields[failed]} failed"),
+                                TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+            self.task = self.bar.add_task("score", total=self.tally.total, rate="-", unit=self.unit, failed=0)
+        return self
+
+    def log(self, msg: str) -> None:
+        (self.bar.console.print if self.bar else self.plain_log)(msg)
+
+    def update(self) -> None:
+        t = self.tally
+        if self.bar:
+            self.bar.update(self.task, completed=t.done, rate=f"{t.rate:.2f}", failed=t.failed)
+        else:
+            self.plain_log(f"[{t.done}/{t.total}] {t.rate:.2f} {self.unit}/s, {t.failed} failed")
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()

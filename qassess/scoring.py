@@ -1,0 +1,250 @@
+"""The Python API behind `qassess score`: images or captions in, one record per input out."""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from qassess.errors import UserError
+from qassess.parsing import Parsed, parse_completion
+from qassess.prompts import Template, get_template
+
+DEFAULT_MAX_DECODE_PIXELS = 100_000_000  # guard against decompression bombs; 12 MP phones are far below
+
+
+@dataclass
+class Settings:
+    """Everything that shapes a run besides the inputs (flat, like the CLI options)."""
+
+    model: str
+    backend: str = "auto"
+    template: str = "paper"
+    batch_size: int = 8
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+    max_new_tokens: int = 1024
+    samples: int = 1
+    self_check: bool = False
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    max_decode_pixels: int = DEFAULT_MAX_DECODE_PIXELS
+    dtype: str = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    workers: int = 2
+    backend_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UserError("--batch-size must be at least 1")
+        if self.samples < 1:
+            raise UserError("--samples must be at least 1")
+        if self.samples > 1 and self.temperature == 0:
+            raise UserError("--samples above 1 needs --temperature above 0 (greedy samples are identical)")
+        if self.max_new_tokens < 1:
+            raise UserError("--max-new-tokens must be at least 1")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise UserError("--temperature must be >= 0 and --top-p in (0, 1]")
+
+
+def summarize_samples(texts: Sequence[str]) -> dict:
+    """One record's rating fields from n sampled texts: the mean of the parsed ratings and their spread.
+
+    Caption, reasoning and raw text come from the sample whose rating is nearest the mean, so the
+    explanation shown agrees with the number shown. Unparseable samples are counted, never imputed.
+    """
+    parsed = [parse_completion(t) for t in texts]
+    good = [p for p in parsed if p.ok]
+    ratings = [p.rating for p in parsed]
+    fields = {"ratings": ratings if len(texts) > 1 else None}
+    if not good:
+        first = parsed[0]
+        errors = dict.fromkeys(p.error for p in parsed)
+        return {**fields, "rating": None, "caption": first.caption, "reasoning": first.reasoning,
+                "raw": texts[0], "status": "parse_error", "error": "; ".join(errors), "rating_std": None}
+    mean = statistics.fmean(p.rating for p in good)
+    chosen = min(range(len(parsed)), key=lambda i: abs(parsed[i].rating - mean) if parsed[i].ok else math.inf)
+    failed = len(parsed) - len(good)
+    return {
+        **fields,
+        "rating": round(mean, 4),
+        "rating_std": round(statistics.pstdev(p.rating for p in good), 4) if len(texts) > 1 else None,
+        "caption": parsed[chosen].caption,
+        "reasoning": parsed[chosen].reasoning,
+        "raw": texts[chosen],
+        "status": "ok",
+        "error": f"{failed} of {len(parsed)} samples unparseable" if failed else None,
+    }
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class Assessor:
+    """Loads the backend on first use, then rates batches; `score`/`score_captions` yield records in
+    input order, `iter_image_batches`/`iter_caption_batches` yield one list per batch (for writers that
+    flush per batch)."""
+
+    def __init__(self, settings: Settings | None = None, /, **options):
+        self.settings = settings or Settings(**options)
+        self.template: Template = get_template(self.settings.template)
+        self._backend = None
+        self.backend_reason: str | None = None
+
+    # -- backend -------------------------------------------------------------------------------
+    def backend(self, expected_items: int | None = None):
+        if self._backend is None:
+            from qassess.backends import create_backend, resolve_auto
+
+            s = self.settings
+            name = s.backend
+            if name == "auto":
+                name, self.backend_reason = resolve_auto(s.model, expected_items)
+            self._backend = create_backend(
+                name, s.model, dtype=s.dtype, device=s.device, min_pixels=s.min_pixels,
+                max_pixels=s.max_pixels, trust_remote_code=s.trust_remote_code, **s.backend_options)
+        return self._backend
+
+    @property
+    def backend_name(self) -> str | None:
+        return self._backend.name if self._backend is not None else None
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> "Assessor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _sampling(self, n: int):
+        from qassess.backends.base import Sampling
+
+        s = self.settings
+        return Sampling(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                        max_new_tokens=s.max_new_tokens, n=n, seed=s.seed)
+
+    def _generate(self, requests: list, n: int) -> list[list[str] | Exception]:
+        """Texts per request; a failing batch is retried one by one so one bad input costs one row."""
+        if not requests:
+            return []
+        sampling = self._sampling(n)
+        try:
+            return self._backend.generate(requests, sampling)
+        except Exception as exc:  # noqa: BLE001 - recorded per row below, or raised if systemic
+            if len(requests) == 1:
+                return [exc]
+            first = exc
+        outs: list[list[str] | Exception] = []
+        for request in requests:
+            try:
+                outs.extend(self._backend.generate([request], sampling))
+            except Exception as exc:  # noqa: BLE001
+                outs.append(exc)
+        if all(isinstance(o, Exception) for o in outs):
+            raise UserError(f"generation failed for every input of a batch: {_one_line(first)}")
+        return outs
+
+    # -- records -------------------------------------------------------------------------------
+    def _base(self, mode: str, id_: str, path: str) -> dict:
+        s = self.settings
+        return {"id": id_, "path": path, "mode": mode, "model": s.model, "backend": self.backend_name,
+                "template": self.template.name}
+
+    def _finish(self, record: dict, out: list[str] | Exception) -> dict:
+        if isinstance(out, Exception):
+            return {**record, "status": "generation_error", "error": _one_line(out)}
+        return {**record, **summarize_samples(out)}
+
+    def _self_check(self, records: list[dict]) -> None:
+        """Stage 2 on each record's own caption (no image): a second opinion and its gap."""
+        from qassess.backends.base import Request
+
+        todo = [r for r in records if r.get("status") == "ok"]
+        for r in todo:
+            if not r.get("caption"):
+                r["self_check_error"] = "no caption to re-rate"
+        todo = [r for r in todo if r.get("caption")]
+        outs = self._generate([Request(self.template.caption_messages(r["caption"])) for r in todo], 1)
+        for r, out in zip(todo, outs):
+            if isinstance(out, Exception):
+                r["self_check_error"] = _one_line(out)
+                continue
+            parsed: Parsed = parse_completion(out[0])
+            r["self_check_raw"] = out[0]
+            if parsed.ok:
+                r["self_check_rating"] = parsed.rating
+                r["self_check_gap"] = round(abs(parsed.rating - r["rating"]), 4)
+            else:
+                r["self_check_error"] = parsed.error
+
+    # -- image mode ----------------------------------------------------------------------------
+    def iter_image_batches(self, paths: Sequence[Path]) -> Iterator[list[dict]]:
+        from qassess.backends.base import Request
+        from qassess.inputs import PixelBudget, prefetch_images
+
+        s = self.settings
+        backend = self.backend(len(paths))
+        min_px, max_px, factor = backend.pixel_budget()
+        budget = PixelBudget(min_pixels=min_px, max_pixels=max_px, factor=factor,
+                             max_decode_pixels=s.max_decode_pixels)
+        messages = self.template.image_messages()
+        loaded = prefetch_images(paths, budget, workers=s.workers, ahead=max(2 * s.batch_size, 8))
+        try:
+            for chunk in _batched(loaded, s.batch_size):
+                records, requests, slots = [], [], []
+                for path, image, error in chunk:
+                    record = {**self._base("image", Path(path).stem, str(path)), "max_pixels": max_px}
+                    if image is None:
+                        record.update(status="load_error", error=error)
+                    else:
+                        record["pixels"] = image.width * image.height
+                        slots.append(len(records))
+                        requests.append(Request(messages, image))
+                    records.append(record)
+                for slot, out in zip(slots, self._generate(requests, s.samples)):
+                    records[slot] = self._finish(records[slot], out)
+                if s.self_check:
+                    self._self_check(records)
+                yield records
+        finally:
+            loaded.close()
+
+    def score(self, paths: Iterable[str | Path]) -> Iterator[dict]:
+        for batch in self.iter_image_batches([Path(p) for p in paths]):
+            yield from batch
+
+    # -- caption mode --------------------------------------------------------------------------
+    def iter_caption_batches(self, items: Sequence) -> Iterator[list[dict]]:
+        """Rate captions alone (stage 2): `items` have `.id`, `.caption`, `.source`."""
+        from qassess.backends.base import Request
+
+        s = self.settings
+        self.backend(len(items))
+        for chunk in _batched(items, s.batch_size):
+            records = [{**self._base("caption", it.id, it.source)} for it in chunk]
+            requests = [Request(self.template.caption_messages(it.caption)) for it in chunk]
+            for i, out in enumerate(self._generate(requests, s.samples)):
+                records[i] = self._finish(records[i], out)
+                records[i]["caption"] = chunk[i].caption  # the input, not a (missing) generated caption
+            yield records
+
+    def score_captions(self, items: Iterable) -> Iterator[dict]:
+        for batch in self.iter_caption_batches(list(items)):
+            yield from batch
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
