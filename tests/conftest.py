@@ -1,0 +1,41 @@
+"""Shared fixtures: one tiny Qwen2.5-VL per session, and the vLLM availability rule for CI."""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight Qwen2.5-VL directory (built once per test session, ~5 s)."""
+    from qassess.testing.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2.5-vl-tiny", size="tiny", seed=0)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@functools.cache
+def _vllm_import_error() -> str | None:
+    try:
+        import vllm  # noqa: F401
+    except Exception as err:  # a broken install must be reported, not only a missing one
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `vllm` skip without vLLM locally, but FAIL in CI (CI must not go green silently)."""
+    if item.get_closest_marker("vllm") is None:
+        return
+    error = _vllm_import_error()
+    if error is None:
+        return
+    if _in_ci():
+        pytest.fail(f"vllm cannot be imported in CI ({error})", pytrace=False)
+    pytest.skip(f"vllm cannot be imported ({error})")
