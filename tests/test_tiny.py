@@ -111,6 +111,8 @@ def test_greedy_logits_have_a_clear_top1_margin(processor, model):
     new = out.sequences[0, enc["input_ids"].shape[1]:].tolist()
     special = {processor.tokenizer.convert_tokens_to_ids(t) for t in tiny.SPECIAL_TOKENS}
     assert not special & set(new)
+    text = processor.tokenizer.decode(new)
+    assert text and not tiny._unprintable(text), repr(text)
 
 
 def test_build_is_deterministic_and_seeded(tmp_path, tiny_model):

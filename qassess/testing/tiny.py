@@ -9,7 +9,7 @@ text, image placeholders and padding behave as with the real tokenizer.
 Random weights give near-flat logits, so tiny numeric differences between backends flip the greedy
 argmax. The builder therefore draws ``lm_head`` with a large std (a clear top-1 margin) and zeroes the
 rows of special tokens (the model never emits them, so every generation runs to ``max_new_tokens``) and
-of lone non-ASCII bytes (its text is always valid UTF-8).
+of lone non-ASCII bytes and control characters (its text is always printable UTF-8).
 
     python -m qassess.testing.tiny OUT_DIR [--size tiny|small] [--seed 0] [--quiet]
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 from qassess.errors import UserError
 
 BUILD_MARKER = "qassess_tiny_build.json"
-BUILDER_VERSION = 1  # bump when the output of a given (size, seed) changes
+BUILDER_VERSION = 2  # bump when the output of a given (size, seed) changes
 
 # Qwen2.5's special tokens, in Qwen's order (ids follow the BPE vocabulary, as in the real tokenizer).
 SPECIAL_TOKENS = [
@@ -244,9 +244,13 @@ def _peak_lm_head(model, tokenizer, seed: int) -> None:
     with torch.no_grad():
         head.copy_(torch.randn(head.shape, generator=gen) * (8.0 / hidden**0.5))
         head[[tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS]] = 0.0
-        # Lone bytes >= 0x80 are partial UTF-8; emitting them would make text depend on the detokenizer.
-        partial = [i for i in range(len(tokenizer)) if "\ufffd" in tokenizer.decode([i])]
-        head[partial] = 0.0
+        # Lone bytes >= 0x80 are partial UTF-8 (text would depend on the detokenizer); control characters
+        # (ESC, NUL...) would garble terminals. Real models emit neither; this one never does.
+        head[[i for i in range(len(tokenizer)) if _unprintable(tokenizer.decode([i]))]] = 0.0
+
+
+def _unprintable(text: str) -> bool:
+    return "\ufffd" in text or any(ord(c) < 32 and c not in "\n\t" or ord(c) == 127 for c in text)
 
 
 def _processor(tokenizer):
