@@ -117,6 +117,79 @@ def score(
 
 # --- compare ---
 
+
+@app.command("compare")
+@user_errors
+def compare(
+    preds: Path = typer.Argument(..., help="Predictions: a `qassess score` output (CSV/JSONL) or any CSV/JSON/JSONL with an id and a score column."),
+    ground_truth: Optional[List[str]] = typer.Argument(None, help="Ground-truth files, each a group; name them with name=path (default: the file stem)."),
+    refs: Optional[Path] = typer.Option(None, "--refs", help="Reference texts for ROUGE-1 of caption + reasoning: a Q-Reasoning file or a table with an id and a text column."),
+    fit: str = typer.Option("none", "--fit", help="none: raw PLCC (the paper's scripts, pyiqa); logistic4 / logistic5: VQEG mapping first (DeQA-Score)."),
+    lower_better: bool = typer.Option(False, "--lower-better", help="Lower ground truth means better quality (DMOS, e.g. CSIQ), in every group."),
+    lower_better_for: Optional[List[str]] = typer.Option(None, "--lower-better-for", metavar="GROUP", help="Lower is better in this group only (repeatable)."),
+    failures: str = typer.Option("exclude", "--failures", help="Failed or missing ratings: exclude (counted), worst (scored --worst-score) or error."),
+    worst_score: float = typer.Option(1.0, "--worst-score", help="The score failures get with --failures worst (the rating scale's minimum)."),
+    duplicates: str = typer.Option("first", "--duplicates", help="Duplicated ids (counted and shown): first (first usable row), mean, or error."),
+    bootstrap: int = typer.Option(0, "--bootstrap", metavar="N", help="95% bootstrap intervals for PLCC/SRCC from N resamples (0: off)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
+    stem: bool = typer.Option(False, "--stem", help="ROUGE-1 with Porter stemming (default: none, as the paper)."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column in every input (default: detected)."),
+    pred_id_col: Optional[str] = typer.Option(None, "--pred-id-col", help="Id column of the predictions."),
+    gt_id_col: Optional[str] = typer.Option(None, "--gt-id-col", help="Id column of the ground truth."),
+    ref_id_col: Optional[str] = typer.Option(None, "--ref-id-col", help="Id column of the references."),
+    pred_col: Optional[str] = typer.Option(None, "--pred-col", help="Prediction column (default: rating, pred, score, ...)."),
+    gt_col: Optional[str] = typer.Option(None, "--gt-col", help="Ground-truth column (default: MOS, normalized_score, gt_score, score, ...)."),
+    group_col: Optional[str] = typer.Option(None, "--group-col", help="Column that splits rows into groups (default: dataset, if present)."),
+    ref_col: Optional[str] = typer.Option(None, "--ref-col", help="Reference text column (default: Q-Reasoning fields, or reference/text/answer)."),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH", help="Write the report as JSON ('-': stdout)."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", metavar="PATH", help="Write one CSV line per group."),
+    markdown_out: Optional[Path] = typer.Option(None, "--markdown", metavar="PATH", help="Write the tables as Markdown."),
+    rows_out: Optional[Path] = typer.Option(None, "--rows", metavar="PATH", help="Write every matched row, used or why not, with per-row ROUGE-1 (CSV or .jsonl)."),
+    plot_out: Optional[Path] = typer.Option(None, "--plot", metavar="PATH", help="Write a PNG scatter of prediction vs ground truth per group, with the fitted curve."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No tables on the terminal (warnings still go to stderr)."),
+):
+    """Agreement of predicted ratings with human scores: PLCC, SRCC, KRCC, RMSE, MAE, and ROUGE-1.
+
+    \b
+    Examples:
+      qassess compare preds.jsonl koniq_test.csv
+      qassess compare preds.jsonl koniq=koniq.csv spaq=spaq.json --fit logistic4 \\
+          --json metrics.json --plot scatter.png
+      qassess compare preds.jsonl gt.csv --refs human_test.json     # + ROUGE-1
+      qassess compare preds.csv csiq=csiq.json --lower-better-for csiq
+      qassess compare preds.csv gt.csv --bootstrap 1000 --rows rows.csv
+    Ids match by full path, file name or stem (whichever matches most; the notes say which).
+    Unmatched, duplicated, failed and non-finite rows are counted, never dropped silently.
+    """
+    from rich.console import Console
+
+    from qassess import compare as cmp
+
+    report = cmp.compare(
+        preds, ground_truth or None, refs, id_col=id_col, pred_id_col=pred_id_col, gt_id_col=gt_id_col,
+        ref_id_col=ref_id_col, pred_col=pred_col, gt_col=gt_col, group_col=group_col, ref_col=ref_col, fit=fit,
+        lower_better=True if lower_better else (lower_better_for or False), failures=failures,
+        worst_score=worst_score, duplicates=duplicates, bootstrap=bootstrap, seed=seed, stem=stem)
+    err = Console(stderr=True)
+    if not quiet:
+        cmp.render_table(report, err if json_out == "-" else Console())
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    writers = [(json_out if json_out != "-" else None, lambda p: Path(p).write_text(report.to_json() + "\n")),
+               (csv_out, lambda p: cmp.write_summary_csv(report, p)),
+               (markdown_out, lambda p: Path(p).write_text(cmp.to_markdown(report))),
+               (rows_out, lambda p: cmp.write_rows(report, p)),
+               (plot_out, lambda p: cmp.plot(report, p))]
+    for path, write in writers:
+        if path:
+            try:
+                write(path)
+            except OSError as exc:
+                raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if json_out == "-":
+        print(report.to_json())
+
+
 # --- train ---
 
 
