@@ -193,6 +193,33 @@ def compare(
 # --- train ---
 
 
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def train(
+    ctx: typer.Context,
+    recipe: Path = typer.Argument(..., help="YAML recipe (see recipes/: full, baseline, ablations, tiny-cpu)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar and a line per logging step."),
+):
+    """Fine-tune with GRPO (TRL) from a YAML recipe; any recipe key can be overridden on the command line.
+
+    \b
+    Examples:
+      qassess train recipes/tiny-cpu.yaml
+      qassess train recipes/full.yaml --learning_rate 2e-6 --output_dir runs/x
+      qassess train recipes/full.yaml --data.scores my.csv --skip-missing --rewards.prediction.threshold 0.3
+      accelerate launch --config_file recipes/accelerate/zero3.yaml -m qassess train recipes/full.yaml
+    Bare keys name a GRPOConfig field or a unique model/data/lora key; others take their section:
+    --lora.r 16. The output directory holds the LoRA adapter and processor (usable as
+    `qassess score --model DIR`); --merge also writes the merged model to DIR/merged. A rerun resumes
+    from the last checkpoint in the output directory (--resume_from_checkpoint false starts over).
+    """
+    from qassess.recipes import load_recipe
+    from qassess.training import train as run_training
+
+    loaded = load_recipe(recipe, ctx.args)
+    run_training(loaded, show_progress=progress, say=_say)
+
+
 def main() -> None:
     app()
 
