@@ -158,8 +158,10 @@ class Assessor:
 
     # -- records -------------------------------------------------------------------------------
     def _base(self, mode: str, id_: str, path: str) -> dict:
+        from qassess.writers import FIELDS
+
         s = self.settings
-        return {"id": id_, "path": path, "mode": mode, "model": s.model, "backend": self.backend_name,
+        return {**dict.fromkeys(FIELDS), "id": id_, "path": path, "mode": mode, "model": s.model, "backend": self.backend_name,
                 "template": self.template.name}
 
     def _finish(self, record: dict, out: list[str] | Exception) -> dict:
@@ -171,7 +173,7 @@ class Assessor:
         """Stage 2 on each record's own caption (no image): a second opinion and its gap."""
         from qassess.backends.base import Request
 
-        todo = [r for r in records if r.get("status") == "ok"]
+        todo = [r for r in records if r["status"] == "ok"]
         for r in todo:
             if not r.get("caption"):
                 r["self_check_error"] = "no caption to re-rate"

@@ -1,0 +1,111 @@
+"""Scoring logic with a scripted backend (the real backends are exercised in test_backends/test_cli)."""
+import pytest
+
+from qassess.errors import UserError
+from qassess.scoring import Assessor, Settings, summarize_samples
+
+
+def ans(r, caption="a cat"):
+    return f"<caption>{caption}</caption><think>t</think><answer>{{\"rating\": {r}}}</answer>"
+
+
+def test_single_sample():
+    s = summarize_samples([ans(3.2)])
+    assert s["rating"] == 3.2 and s["status"] == "ok" and s["ratings"] is None and s["rating_std"] is None
+
+
+def test_samples_mean_spread_and_representative_text():
+    s = summarize_samples([ans(2.0, "low"), ans(3.0, "mid"), ans(4.0, "high"), "garbage"])
+    assert s["rating"] == 3.0 and s["caption"] == "mid"
+    assert s["ratings"] == [2.0, 3.0, 4.0, None]
+    assert s["rating_std"] == pytest.approx(0.8165, abs=1e-4)
+    assert s["error"] == "1 of 4 samples unparseable"
+
+
+def test_all_samples_fail_is_a_parse_error():
+    s = summarize_samples(["nope", "<answer>9</answer>"])
+    assert s["status"] == "parse_error" and s["rating"] is None
+    assert "no <answer> block" in s["error"] and "outside" in s["error"]
+
+
+@pytest.mark.parametrize("opts, msg", [({"samples": 3}, "temperature"), ({"batch_size": 0}, "batch-size"),
+                                       ({"top_p": 0}, "top-p"), ({"max_new_tokens": 0}, "max-new-tokens")])
+def test_bad_settings(opts, msg):
+    with pytest.raises(UserError, match=msg):
+        Settings(model="m", **opts)
+
+
+class Scripted:
+    """Answers from a function of the request; raises for requests it is told to."""
+
+    name = "scripted"
+
+    def __init__(self, reply):
+        self.reply, self.calls = reply, []
+
+    def generate(self, requests, sampling):
+        self.calls.append(len(requests))
+        return [[self.reply(r) for _ in range(sampling.n)] for r in requests]
+
+    def pixel_budget(self):
+        return (4 * 28 * 28, 16 * 28 * 28, 28)
+
+    def close(self):
+        pass
+
+
+def make(reply, **opts):
+    a = Assessor(Settings(model="m", **opts))
+    a._backend = Scripted(reply)
+    return a
+
+
+def caption_of(request):
+    return request.messages[-1]["content"][0]["text"]
+
+
+def test_one_failing_input_costs_one_row():
+    from qassess.inputs import CaptionItem
+
+    def reply(r):
+        if "BAD" in caption_of(r):
+            raise RuntimeError("boom\nsecond line")
+        return "<think>x</think><answer>2.5</answer>"
+
+    items = [CaptionItem(str(i), "BAD" if i == 1 else f"c{i}", f"f:{i}") for i in range(3)]
+    rows = list(make(reply, batch_size=3).score_captions(items))
+    assert [r["status"] for r in rows] == ["ok", "generation_error", "ok"]
+    assert rows[1]["error"] == "boom second line" and rows[1]["rating"] is None
+    assert rows[0]["caption"] == "c0" and rows[0]["mode"] == "caption" and rows[0]["path"] == "f:0"
+
+
+def test_systemic_failure_stops_the_run():
+    from qassess.inputs import CaptionItem
+
+    def reply(r):
+        raise RuntimeError("engine died")
+
+    items = [CaptionItem(str(i), "c", "f") for i in range(2)]
+    with pytest.raises(UserError, match="engine died"):
+        list(make(reply, batch_size=2).score_captions(items))
+
+
+def test_images_with_self_check(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(tmp_path / "red.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+
+    def reply(r):
+        if r.image is not None:
+            return ans(4.0, "a red square")
+        assert "a red square" in caption_of(r)
+        return "<think>ok</think><answer>{\"rating\": 3.5}</answer>"
+
+    a = make(reply, self_check=True)
+    rows = list(a.score([tmp_path / "broken.jpg", tmp_path / "red.png"]))
+    assert [r["status"] for r in rows] == ["load_error", "ok"]
+    ok = rows[1]
+    assert ok["rating"] == 4.0 and ok["self_check_rating"] == 3.5 and ok["self_check_gap"] == 0.5
+    assert ok["pixels"] % (28 * 28) == 0 and ok["max_pixels"] == 16 * 28 * 28
+    assert rows[0]["error"] and rows[0]["rating"] is None and rows[0]["self_check_rating"] is None
