@@ -128,11 +128,11 @@ def _apply_select(table: Table, select: Select | None) -> Table:
 
 def _read_excel(path: Path) -> Table:
     try:
-        import openpyxl  # noqa: F401
-    except ImportError:
-        raise UserError(f"{path}: reading Excel files needs openpyxl (pip install openpyxl), "
-                        "or save the sheet as CSV") from None
-    return Table(pd.read_excel(path), str(path), kind="excel")
+        frame = pd.read_excel(path)
+    except ImportError as exc:  # openpyxl / xlrd are not dependencies of qassess
+        raise UserError(f"{path}: {str(exc).splitlines()[0]}; or save the sheet as CSV") from None
+    frame.columns = [str(c) for c in frame.columns]
+    return Table(frame, str(path), kind="excel")
 
 
 def _sniff_csv(path: Path) -> tuple[str, str, bool]:
@@ -148,20 +148,21 @@ def _sniff_csv(path: Path) -> tuple[str, str, bool]:
             complete = fh.read(1) == ""
         except UnicodeDecodeError as exc:
             raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); re-save it as UTF-8") from None
-    lines = sample.splitlines()
-    if not complete and len(lines) > 1:
-        lines = lines[:-1]  # the last line of a partial read may be cut
-    lines = [ln for ln in lines[:200] if ln.strip()]
-    if not lines:
+    if not sample.strip():
         raise UserError(f"{path}: the file is empty")
+
+    def parse(delim: str) -> list[list[str]]:  # quoted fields may hold newlines (captions)
+        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delim) if any(f.strip() for f in r)]
+        return rows[:-1] if not complete and len(rows) > 1 else rows  # a partial read may cut the last row
+
     best, best_width, best_consistent = ",", 1, False
     for delim in candidates:
-        widths = [len(row) for row in csv.reader(lines, delimiter=delim)]
+        widths = [len(r) for r in parse(delim)[:200]]
         width = max(set(widths), key=widths.count)
         consistent = len(set(widths)) == 1
         if width > 1 and ((consistent, width) > (best_consistent, best_width)):
             best, best_width, best_consistent = delim, width, consistent
-    rows = list(csv.reader(lines, delimiter=best))
+    rows = parse(best)[:200]
     decimal = "."
     if best != "," and any(re.fullmatch(r"[+-]?\d+,\d+", f.strip()) for row in rows[1:] for f in row):
         decimal = ","
@@ -309,7 +310,7 @@ def _keyed_frame(items: Iterable[tuple[str, dict]], source: str) -> pd.DataFrame
 def _records_frame(records: list[Any], source: str) -> pd.DataFrame:
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
     if bad is not None:
-        raise UserError(f"{source}: record {bad + 1} is a {type(records[bad]).__name__}, not an object")
+        raise UserError(f"{source}: record {bad + 1} is {type(records[bad]).__name__}, not an object")
     if not records:
         raise UserError(f"{source}: no records")
     return pd.DataFrame.from_records(records)
@@ -606,9 +607,11 @@ class _Preds:
 def _load_predictions(source: Source, *, id_col: str | None, pred_col: str | None, group_col: str | None,
                       want_text: bool, warnings: list[str]) -> _Preds:
     chosen: dict[str, str | None] = {}
+    all_columns: list[str] = []
 
     def select(columns: list[str], headerless: bool) -> dict[str, str]:
         name = "<DataFrame>" if isinstance(source, pd.DataFrame) else str(source)
+        all_columns[:] = columns
         if headerless and not id_col and not pred_col and len(columns) >= 2:
             chosen.update(id="column1", score="column2")
         else:
@@ -637,6 +640,8 @@ def _load_predictions(source: Source, *, id_col: str | None, pred_col: str | Non
     table = read_table(source, select)
     warnings.extend(table.notes)
     raw = table.frame
+    if raw.empty:
+        raise UserError(f"{table.source}: no prediction rows")
     ids = raw[chosen["id"]].astype("str")
     rating = to_scores(raw[chosen["score"]], column=chosen["score"], source=table.source, ids=ids)
     if chosen["status"]:
@@ -662,7 +667,7 @@ def _load_predictions(source: Source, *, id_col: str | None, pred_col: str | Non
     if want_text:
         if not chosen["caption"] and not chosen["reasoning"]:
             raise UserError(f"{table.source}: ROUGE-1 needs the generated text: no caption or reasoning column; "
-                            f"columns are: {_list(list(raw.columns))}")
+                            f"columns are: {_list(all_columns)}")
         parts = [_text(raw[c]) for c in (chosen["caption"], chosen["reasoning"]) if c]
         frame["text"] = (parts[0] + " " + parts[1]).str.strip() if len(parts) == 2 else parts[0]
         info["text"] = " + ".join(c for c in (chosen["caption"], chosen["reasoning"]) if c)
@@ -700,6 +705,8 @@ def _load_ground_truth(name: str, source: Source, *, id_col: str | None, gt_col:
     table = read_table(source, select)
     warnings.extend(table.notes)
     raw = table.frame
+    if raw.empty:
+        raise UserError(f"{table.source}: no ground-truth rows")
     ids = raw[chosen["id"]].astype("str")
     gt = to_scores(raw[chosen["score"]], column=chosen["score"], source=table.source, ids=ids)
     frame = pd.DataFrame({"id": ids, "gt": gt}, index=raw.index)

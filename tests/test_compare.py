@@ -21,6 +21,7 @@ RNG = np.random.default_rng(11)
 NAMES = [f"{10000000 + 7919 * i}.jpg" for i in range(60)]
 MOS = np.round(RNG.uniform(1.2, 4.8, len(NAMES)), 3)
 PRED = np.round(MOS + RNG.normal(0, 0.4, len(NAMES)), 2)
+STATUS = ["ok"] * 54 + ["parse_error"] * 4 + ["load_error"] * 2
 
 
 def qassess_rows(names=NAMES, ratings=PRED, *, folder="imgs/koniq", status=None, self_check=None, captions=None):
@@ -158,6 +159,52 @@ def test_dataframes_are_accepted(tmp_path):
     assert report.groups["koniq"]["plcc"] == pytest.approx(expected(PRED, MOS)[0])
 
 
+def test_both_jsonl_readers_give_the_same_report(tmp_path, monkeypatch):
+    import qassess.compare as cmp
+
+    rows = qassess_rows(status=STATUS, self_check=list(MOS))
+    rows[3]["rating"] = str(rows[3]["rating"])  # a string among numbers: pyarrow refuses, json.loads does not
+    preds = write_jsonl(tmp_path / "p.jsonl", rows, tail='{"id": "cut"')
+    gt = koniq_csv(tmp_path / "gt.csv")
+    mixed = compare(preds, gt).to_dict()
+    clean = write_jsonl(tmp_path / "clean.jsonl", qassess_rows(status=STATUS, self_check=list(MOS)))
+    fast = compare(clean, gt).to_dict()
+    monkeypatch.setattr(cmp, "_jsonl_arrow", lambda body, select: None)
+    slow = compare(clean, gt).to_dict()
+    for report in (fast, slow):
+        report["inputs"]["predictions"].pop("source")
+    assert fast == slow
+    assert mixed["groups"]["gt"]["plcc"] == pytest.approx(fast["groups"]["gt"]["plcc"])
+
+
+def test_csv_with_multiline_quoted_captions_and_gzip(tmp_path):
+    import gzip
+
+    captions = [(f"line one; with a semicolon\nline two, {i}", "it is \"fine\"; really") for i in range(len(NAMES))]
+    frame = pd.DataFrame(qassess_rows(captions=captions))
+    with gzip.open(tmp_path / "p.csv.gz", "wt") as fh:
+        frame.to_csv(fh, index=False)
+    report = compare(tmp_path / "p.csv.gz", koniq_csv(tmp_path / "gt.csv"))
+    assert report.groups["gt"]["plcc"] == pytest.approx(expected(PRED, MOS)[0])
+    assert not any("delimiter" in w for w in report.warnings)
+
+
+def test_empty_binary_and_header_only_files(tmp_path):
+    preds = write_csv(tmp_path / "p.csv", qassess_rows())
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(UserError, match="the file is empty"):
+        compare(preds, tmp_path / "empty.csv")
+    (tmp_path / "photo.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 50)
+    with pytest.raises(UserError, match="not UTF-8 text"):
+        compare(preds, tmp_path / "photo.csv")
+    (tmp_path / "header.csv").write_text("image_name,MOS\n")
+    with pytest.raises(UserError, match="no ground-truth rows"):
+        compare(preds, tmp_path / "header.csv")
+    (tmp_path / "list.json").write_text("[1, 2, 3]")
+    with pytest.raises(UserError, match="record 1 is int, not an object"):
+        compare(preds, tmp_path / "list.json")
+
+
 # --- joins -----------------------------------------------------------------------------------------
 
 
@@ -212,8 +259,6 @@ def test_no_match_at_all_is_an_error(tmp_path):
 
 # --- failures --------------------------------------------------------------------------------------
 
-
-STATUS = ["ok"] * 54 + ["parse_error"] * 4 + ["load_error"] * 2
 
 
 def test_failures_excluded_by_default_and_counted(tmp_path):
