@@ -1,0 +1,143 @@
+"""Generation with transformers: loads fast, runs anywhere, batches with left padding.
+
+The reference backend: every model transformers can load works here, including LoRA adapter
+directories (with peft installed). Sampling knobs are always passed explicitly, so a model's own
+generation_config (e.g. Qwen's repetition_penalty 1.05) cannot make it disagree with the vLLM backend.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from qassess.backends.base import Backend, Request, Sampling, load_processor, one_line
+from qassess.errors import UserError
+
+_OPTIONS = {"attn_implementation"}
+
+
+def _torch_device(device: str):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise UserError(f"unknown device {device!r}: {one_line(err)}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {device!r} requested but CUDA is not available")
+    return resolved
+
+
+def _torch_dtype(dtype: str, device):
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None, device) -> Iterator[None]:
+    """Seed sampling for one call without disturbing the caller's global RNG state."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class TransformersBackend(Backend):
+    name = "transformers"
+
+    def __init__(self, model: str, **kwargs: Any):
+        super().__init__(model, **kwargs)
+        unknown = set(self.options) - _OPTIONS
+        if unknown:
+            raise UserError(f"unknown option(s) for the transformers backend: {', '.join(sorted(unknown))}")
+        import torch
+        from transformers import AutoModelForImageTextToText
+
+        self._device = _torch_device(self.device)
+        self._dtype = _torch_dtype(self.dtype, self._device)
+        self.processor = load_processor(self._processor_source(), trust_remote_code=self.trust_remote_code)
+        self.processor.tokenizer.padding_side = "left"  # decoder-only batching
+        self.pixel_budget()  # fail now, not at the first batch, on a model without a usable budget
+        try:
+            self._model = AutoModelForImageTextToText.from_pretrained(
+                self.model, dtype=self._dtype, trust_remote_code=self.trust_remote_code, **self.options)
+        except Exception as err:  # noqa: BLE001 - any load failure is "this model cannot be used"
+            raise UserError(f"cannot load model {self.model}: {one_line(err)}") from None
+        self._model.to(self._device).eval()
+        self._torch = torch
+
+    def _processor_source(self) -> str:
+        """An adapter directory may lack processor files: fall back to its base model's."""
+        if not self.model_ref.adapter:
+            return self.model
+        path = Path(self.model)
+        if (path / "tokenizer_config.json").is_file() and any(
+                (path / f).is_file() for f in ("processor_config.json", "preprocessor_config.json")):
+            return self.model
+        try:
+            base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UserError(f"{self.model}: adapter_config.json names no base model") from None
+        return str(base)
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+        self.check_requests(requests)
+        if self._model is None:
+            raise RuntimeError("backend is closed")
+        # Image and text-only rows go in separate sub-batches: each keeps the plain single-modality path.
+        results: list[list[str] | None] = [None] * len(requests)
+        for with_image in (True, False):
+            idx = [i for i, r in enumerate(requests) if (r.image is not None) == with_image]
+            if idx:
+                for i, texts in zip(idx, self._generate_batch([requests[i] for i in idx], sampling)):
+                    results[i] = texts
+        return results  # type: ignore[return-value]
+
+    def _generate_batch(self, requests: list[Request], sampling: Sampling) -> list[list[str]]:
+        torch = self._torch
+        images = [r.image for r in requests if r.image is not None]
+        inputs: dict[str, Any] = dict(text=[self.chat_text(r) for r in requests], padding=True, return_tensors="pt")
+        if images:
+            inputs.update(images=images, images_kwargs={"size": self._size_kwargs()})
+        enc = self.processor(**inputs).to(self._device)
+        per_request = 1 if sampling.greedy else sampling.n
+        tok = self.processor.tokenizer
+        options: dict[str, Any] = dict(
+            max_new_tokens=sampling.max_new_tokens,
+            min_new_tokens=sampling.min_new_tokens or None,
+            do_sample=not sampling.greedy,
+            num_return_sequences=per_request,
+            repetition_penalty=1.0,
+            suppress_tokens=self.suppressed_token_ids() or None,
+            pad_token_id=tok.pad_token_id,
+        )
+        if not sampling.greedy:
+            options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
+        with torch.inference_mode(), _seeded(sampling.seed, self._device):
+            out = self._model.generate(**enc, **options)
+        new_tokens = out[:, enc["input_ids"].shape[1]:]
+        texts = tok.batch_decode(new_tokens, skip_special_tokens=True)
+        groups = [texts[i * per_request:(i + 1) * per_request] for i in range(len(requests))]
+        # Greedy samples are identical by definition: decode once, repeat.
+        return [g * sampling.n for g in groups] if sampling.greedy else groups
+
+    def close(self) -> None:
+        if getattr(self, "_model", None) is None:
+            return
+        self._model = None
+        import gc
+
+        gc.collect()
+        if self._device.type == "cuda":
+            self._torch.cuda.empty_cache()
