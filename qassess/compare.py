@@ -197,13 +197,50 @@ def _read_csv(path: Path, select: Select | None) -> Table:
         wanted = select(columns, not has_header) if select else {c: "text" for c in columns}
         dtype = {c: "str" for c, how in wanted.items() if how == "text"}
         na_values = {c: NA_TOKENS for c, how in wanted.items() if how == "number"}
-        frame = pd.read_csv(path, header=0 if has_header else None, names=names, usecols=list(wanted),
+        body: Path | io.BytesIO = path
+        if {"rating", "status", "raw"} <= set(columns) and not _ends_with_newline(path):
+            data = _read_bytes(path)  # a qassess output cut by a crash: drop the torn record
+            body = io.BytesIO(data[:_complete_csv_prefix(data, sep)])
+            notes.append(f"{path}: ignored a partial last record (the writer was probably interrupted)")
+        frame = pd.read_csv(body, header=0 if has_header else None, names=names, usecols=list(wanted),
                             dtype=dtype, keep_default_na=False, na_values=na_values, **common)
     except (pd.errors.ParserError, ValueError) as exc:
         raise UserError(f"{path}: cannot parse as a delimited table: {str(exc).strip().splitlines()[0]}") from None
     if sep != "," or decimal != ".":
         notes.append(f"{path}: read with delimiter {sep!r} and decimal mark {decimal!r}")
     return Table(frame, str(path), notes, headerless=not has_header, kind="csv")
+
+
+def _ends_with_newline(path: Path) -> bool:
+    if path.suffix.lower() == ".gz":
+        return _read_bytes(path).endswith(b"\n")
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, 2)
+        return fh.read(1) == b"\n"
+
+
+def _complete_csv_prefix(data: bytes, sep: str) -> int:
+    """Byte length of the complete records (quoted line breaks respected): the qassess writer ends
+    every record with a newline, so a record without one was cut mid-write."""
+    consumed, end, last = 0, 0, ""
+
+    def lines() -> Iterable[str]:
+        nonlocal consumed, last
+        for line in io.StringIO(data.decode("utf-8", errors="replace"), newline=""):
+            consumed += len(line.encode("utf-8"))
+            last = line
+            yield line
+
+    try:
+        for _ in csv.reader(lines(), delimiter=sep):
+            if last.endswith("\n"):
+                end = consumed
+    except csv.Error:
+        pass
+    return end
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -86,6 +86,19 @@ def test_qassess_jsonl_with_a_cut_last_line(tmp_path):
     assert any("partial last line" in w for w in report.warnings)
 
 
+@pytest.mark.parametrize("cut", ["in the caption", "in the rating"])
+def test_qassess_csv_with_a_torn_last_record(tmp_path, cut):
+    two_lines = [("two\nlines", "ok")]
+    rows = qassess_rows(captions=two_lines * len(NAMES)) + qassess_rows(["torn.jpg"], [4.5678], captions=two_lines)
+    text = pd.DataFrame(rows).to_csv(index=False)
+    torn = text.rindex("two\nli") + 6 if cut == "in the caption" else text.rindex("4.5678") + 3
+    (tmp_path / "p.csv").write_text(text[:torn])  # a kill mid-write: no final newline
+    report = compare(tmp_path / "p.csv", koniq_csv(tmp_path / "gt.csv"))
+    assert report.inputs["predictions"]["rows"] == len(NAMES)
+    assert report.groups["gt"]["plcc"] == pytest.approx(expected(PRED, MOS)[0])
+    assert any("partial last record" in w for w in report.warnings)
+
+
 def test_a_bad_line_inside_jsonl_is_an_error(tmp_path):
     rows = qassess_rows()
     text = "".join(json.dumps(r) + "\n" for r in rows[:5]) + "{oops\n" + "".join(json.dumps(r) + "\n" for r in rows[5:])
