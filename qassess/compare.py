@@ -421,71 +421,97 @@ def _text(values: pd.Series) -> pd.Series:
 # --- keys ------------------------------------------------------------------------------------------
 
 
-def id_keys(ids: pd.Series, level: str) -> pd.Series:
-    """Join keys at one level: the path as given (slashes unified, leading ./ dropped), the file name,
-    or the stem (file name without its last extension). Object dtype: hashing is much faster."""
-    s = ids.astype("str").str.strip()
+def _arrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        raise UserError("qassess compare needs pyarrow (pip install pyarrow)") from None
+    return pa, pc
+
+
+def id_keys(ids: pd.Series, level: str) -> Any:
+    """Join keys at one level as an Arrow string array (null where the id is empty): the path as
+    given (slashes unified, leading ./ dropped), the file name, or the stem (the name without its
+    last extension). Arrow's hashing is several times faster than Python strings on a million ids."""
+    pa, pc = _arrow()
+    keys = pa.array(ids.astype("str"))
+    keys = pc.utf8_trim_whitespace(keys.cast(pa.large_string()) if keys.type != pa.large_string() else keys)
     if level == "path":
-        s = s.str.replace("\\", "/", regex=False).str.replace(r"^(?:\./)+", "", regex=True)
+        keys = pc.replace_substring_regex(pc.replace_substring(keys, "\\", "/"), r"^(?:\./)+", "")
     else:
-        s = s.str.replace(r"^.*[/\\]", "", regex=True)
+        if pc.any(pc.match_substring_regex(keys, r"[/\\]")).as_py():
+            keys = pc.replace_substring_regex(keys, r"^.*[/\\]", "")
         if level == "stem":
-            s = s.str.replace(r"(?<=.)\.[^.]*$", "", regex=True)
-    s = s.astype(object)
-    return s.where(s.notna() & (s != ""), None)
+            keys = pc.replace_substring_regex(keys, r"^(.+)\.[^.]*$", r"\1")
+    return pc.if_else(pc.equal(keys, ""), pa.scalar(None, pa.large_string()), keys)
+
+
+def _is_unique(keys: Any) -> bool:
+    """No key twice (nulls ignored)."""
+    _, pc = _arrow()
+    valid = keys.drop_null()
+    return len(pc.unique(valid)) == len(valid)
+
+
+def lookup(keys: Any, value_set: Any) -> np.ndarray:
+    """Position of each key in `value_set` (unique keys), -1 where absent."""
+    _, pc = _arrow()
+    return pc.fill_null(pc.index_in(keys, value_set=value_set), -1).to_numpy(zero_copy_only=False)
 
 
 @dataclass
 class PredIndex:
-    """Prediction rows per join level: keys, one row per key (the duplicate policy applied) and a
-    hash index on them, each built once however many files are joined against them."""
+    """Prediction rows per join level: one row per key (the duplicate policy applied) and the keys,
+    each computed once however many files are joined against them."""
 
     frame: pd.DataFrame  # must hold `id`, `failed`, `rating` (and optionally `self_check`)
     duplicates: str
     source: str
-    _levels: dict[str, tuple[pd.DataFrame, pd.Index, int, list[str]]] = field(default_factory=dict)
+    _levels: dict[str, tuple[pd.DataFrame, Any, int, list[str]]] = field(default_factory=dict)
 
-    def keys(self, level: str) -> pd.Series:
-        return self.at(level)[0]["key"]
-
-    def at(self, level: str) -> tuple[pd.DataFrame, pd.Index, int, list[str]]:
-        """(one row per key, index on the keys, duplicate rows dropped, example duplicated keys)."""
+    def at(self, level: str) -> tuple[pd.DataFrame, Any, int, list[str]]:
+        """(rows, their unique keys as Arrow strings, duplicate rows dropped, example duplicated keys)."""
         if level not in self._levels:
-            keyed = self.frame.assign(key=id_keys(self.frame["id"], level), usable=~self.frame["failed"].to_numpy())
-            keyed = keyed[keyed["key"].notna().to_numpy()]
-            found = pd.Index(keyed["key"].to_numpy(dtype=object))
-            if found.is_unique:  # the common case: the hash table built here serves every lookup
-                self._levels[level] = (keyed, found, 0, [])
+            pa, pc = _arrow()
+            keys = id_keys(self.frame["id"], level)
+            valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
+            rows, keys = self.frame[valid], keys.filter(pa.array(valid))
+            if _is_unique(keys):
+                self._levels[level] = (rows, keys, 0, [])
             else:
+                keyed = rows.assign(key=keys.to_numpy(zero_copy_only=False), usable=~rows["failed"].to_numpy())
                 mean_cols = ["rating"] + (["self_check"] if "self_check" in keyed else [])
                 kept, dups, examples = dedupe(keyed, self.duplicates, usable="usable", mean_cols=mean_cols,
                                               what="prediction", source=self.source)
-                self._levels[level] = (kept, pd.Index(kept["key"].to_numpy(dtype=object)), dups, examples)
+                kept_keys = pa.array(kept.pop("key").to_numpy(dtype=object), type=pa.large_string())
+                self._levels[level] = (kept.drop(columns=["usable"]), kept_keys, dups, examples)
         return self._levels[level]
 
 
-def choose_level(preds: PredIndex, other_ids: pd.Series) -> tuple[str, pd.Series, np.ndarray, dict[str, int]]:
+def choose_level(preds: PredIndex, other_ids: pd.Series) -> tuple[str, Any, np.ndarray, dict[str, int]]:
     """The level (path, name, stem) that matches the most rows of `other_ids`, ties going to the more
     specific level. Returns the level, the other side's keys at that level, each key's row in
     `preds.at(level)` (-1: none) and the matches per level tried.
 
     The file name is tried first: when it matches every row without a duplicate on either side, the
     full path could only give the same pairs, so the other levels are not computed (half the work
-    on a million rows)."""
+    on a million rows); the level is reported as `path` when the ids are moreover equal as given."""
+    pa, pc = _arrow()
     tried: dict[str, int] = {}
-    found: dict[str, tuple[int, pd.Series, np.ndarray]] = {}
-    total = int(other_ids.notna().sum())
+    found: dict[str, tuple[int, Any, np.ndarray]] = {}
     for level in ("name", "path", "stem"):
         keys = id_keys(other_ids, level)
-        pos = preds.at(level)[1].get_indexer(keys.to_numpy(dtype=object))
+        rows, value_set, dups, _ = preds.at(level)
+        pos = lookup(keys, value_set)
         found[level] = (int((pos >= 0).sum()), keys, pos)
         tried[level] = found[level][0]
-        if level == "name" and (pos >= 0).all() and not preds.at(level)[2] and keys.is_unique:
-            same = preds.at(level)[0]["id"].to_numpy(dtype=object)[pos] == other_ids.to_numpy(dtype=object)
-            if same.all():  # the ids are equal as given: that is a match by full path
-                return "path", id_keys(other_ids, "path"), pos, {"name": total, "path": total}
+        if level == "name" and (pos >= 0).all() and not dups and np.bincount(pos).max(initial=0) <= 1:
+            given = pa.array(rows["id"].astype("str")).take(pa.array(pos))
+            if pc.all(pc.equal(given, pa.array(other_ids.astype("str")))).as_py():
+                return "path", id_keys(other_ids, "path"), pos, {"name": tried["name"], "path": tried["name"]}
             break
-        if level == "path" and tried[level] == total:
+        if level == "path" and tried[level] == len(keys) - keys.null_count:
             break
     level = max(found, key=lambda lv: (found[lv][0], -LEVELS.index(lv)))
     return level, found[level][1], found[level][2], tried
@@ -661,13 +687,12 @@ def _load_predictions(source: Source, *, id_col: str | None, pred_col: str | Non
         chosen["error"] = find(("error",))
         chosen["self_check"] = find(("self_check_rating",))
         chosen["model"] = find(("model",))
-        chosen["mode"] = find(("mode",))
         chosen["group"] = find_column(columns, GROUP_CANDIDATES, role="group", source=name,
                                       override=group_col if group_col and group_col in columns else None)
         chosen["caption"] = find(("caption",)) if want_text else None
         chosen["reasoning"] = find(("reasoning", "think")) if want_text else None
         wanted = {chosen["id"]: "text", chosen["score"]: "number"}
-        for role in ("status", "error", "model", "mode", "group", "caption", "reasoning"):
+        for role in ("status", "error", "model", "group", "caption", "reasoning"):
             if chosen[role]:
                 wanted[chosen[role]] = "text"
         if chosen["self_check"]:
@@ -683,14 +708,13 @@ def _load_predictions(source: Source, *, id_col: str | None, pred_col: str | Non
     rating = to_scores(raw[chosen["score"]], column=chosen["score"], source=table.source, ids=ids)
     if chosen["status"]:
         status = _text(raw[chosen["status"]]).str.lower()
-        status = status.where(status != "", "ok")
+        status = status.mask(status == "", "ok")
     else:
         status = pd.Series("ok", index=raw.index, dtype="str")
     failed = (status != "ok").to_numpy() | np.isnan(rating)
-    kind = np.where(status != "ok", status.to_numpy(dtype=object), "missing_rating")
-    frame = pd.DataFrame({"id": ids, "rating": rating, "failed": failed,
-                          "status": np.where(failed, kind, "ok")}, index=raw.index)
-    frame["error"] = _text(raw[chosen["error"]]) if chosen["error"] else ""
+    status = status.mask((status == "ok").to_numpy() & failed, "missing_rating")
+    frame = pd.DataFrame({"id": ids, "rating": rating, "failed": failed, "status": status}, index=raw.index)
+    frame["error"] = raw[chosen["error"]].astype("str").fillna("") if chosen["error"] else ""
     info: dict[str, Any] = {"source": table.source, "rows": len(frame), "id_col": chosen["id"],
                             "score_col": chosen["score"], "status_col": chosen["status"]}
     if chosen["self_check"]:
@@ -708,13 +732,12 @@ def _load_predictions(source: Source, *, id_col: str | None, pred_col: str | Non
         parts = [_text(raw[c]) for c in (chosen["caption"], chosen["reasoning"]) if c]
         frame["text"] = (parts[0] + " " + parts[1]).str.strip() if len(parts) == 2 else parts[0]
         info["text"] = " + ".join(c for c in (chosen["caption"], chosen["reasoning"]) if c)
-    for role in ("model", "mode"):
-        if chosen[role]:
-            values = sorted(v for v in _text(raw[chosen[role]]).unique() if v)
-            info[role + "s"] = values[:10]
-            if role == "model" and len(values) > 1:
-                warnings.append(f"{table.source}: predictions come from {len(values)} models ({', '.join(values[:4])}); "
-                                "they are pooled")
+    if chosen["model"]:
+        models = sorted(str(v).strip() for v in raw[chosen["model"]].dropna().unique() if str(v).strip())
+        info["models"] = models[:10]
+        if len(models) > 1:
+            warnings.append(f"{table.source}: predictions come from {len(models)} models ({', '.join(models[:4])}); "
+                            "they are pooled")
     return _Preds(table, frame, info)
 
 
@@ -758,32 +781,39 @@ def _load_ground_truth(name: str, source: Source, *, id_col: str | None, gt_col:
 
 def _join(name: str, gframe: pd.DataFrame, info: dict[str, Any], index: PredIndex, duplicates: str,
           warnings: list[str]) -> pd.DataFrame:
-    """Matched rows of one ground-truth table: the prediction columns plus `gt`, `group`, `source`.
-    Fills `info` with how ids matched and what did not."""
+    """Matched rows of one ground-truth table: the prediction columns plus `key`, `gt`, `group`,
+    `source`. Fills `info` with how ids matched and what did not."""
+    pa, pc = _arrow()
     level, gkeys, pos, tried = choose_level(index, gframe["id"])
-    kept, pindex, pred_dups, pred_dup_examples = index.at(level)
-    gkeyed = gframe.assign(key=gkeys, usable=np.isfinite(gframe["gt"].to_numpy()))
-    gdedup, gt_dups, gt_dup_examples = dedupe(gkeyed, duplicates, usable="usable", mean_cols=["gt"],
-                                              what="ground-truth", source=info["source"])
-    if gt_dups or len(gdedup) != len(gframe):  # rows were merged or dropped: look the keys up again
-        pos = pindex.get_indexer(gdedup["key"].to_numpy(dtype=object))
+    kept, kept_keys, pred_dups, pred_dup_examples = index.at(level)
+    valid = pc.is_valid(gkeys).to_numpy(zero_copy_only=False)
+    empty_ids = int((~valid).sum())
+    gt_dups, gt_dup_examples = 0, []
+    matched_twice = np.bincount(pos[pos >= 0]).max(initial=0) > 1  # cheaper than hashing the keys again
+    if empty_ids or matched_twice:
+        gkeyed = gframe[valid].assign(key=gkeys.filter(pa.array(valid)).to_numpy(zero_copy_only=False),
+                                      usable=np.isfinite(gframe["gt"].to_numpy()[valid]))
+        gframe, gt_dups, gt_dup_examples = dedupe(gkeyed, duplicates, usable="usable", mean_cols=["gt"],
+                                                  what="ground-truth", source=info["source"])
+        gkeys = pa.array(gframe["key"].to_numpy(dtype=object), type=pa.large_string())
+        pos = lookup(gkeys, kept_keys)
     hit = pos >= 0
     if not hit.any():
         raise UserError(f"{name}: no prediction matches a ground-truth id (tried path, name, stem); "
                         f"e.g. prediction id {index.frame['id'].iloc[0]!r} vs ground-truth id {gframe['id'].iloc[0]!r}")
-    part = kept.iloc[pos[hit]].drop(columns=["usable"]).reset_index(drop=True)
-    part["gt"] = gdedup["gt"].to_numpy()[hit]
-    if "group" in gdedup:  # a dataset column in the ground truth wins over one in the predictions
-        part["group"] = gdedup["group"].to_numpy(dtype=object)[hit]
+    part = kept.iloc[pos[hit]].reset_index(drop=True)
+    part["key"] = kept_keys.take(pa.array(pos[hit])).to_pandas()
+    part["gt"] = gframe["gt"].to_numpy()[hit]
+    if "group" in gframe:  # a dataset column in the ground truth wins over one in the predictions
+        part["group"] = gframe["group"].to_numpy(dtype=object)[hit]
     elif "group" in part:
         part["group"] = part["group"].replace("", name).to_numpy(dtype=object)
     else:
         part["group"] = np.full(len(part), name, dtype=object)
     part["source"] = name
-    unmatched = gdedup["key"].to_numpy(dtype=object)[~hit]
+    unmatched = gkeys.filter(pa.array(~hit)).slice(0, 5).to_pylist()
     info.update(match_by=level, matches_by_level=tried, matched=int(hit.sum()),
-                unmatched_gt=int((~hit).sum()) + int(gkeys.isna().sum()),
-                unmatched_gt_examples=[str(u) for u in unmatched[:5]],
+                unmatched_gt=int((~hit).sum()) + empty_ids, unmatched_gt_examples=[str(u) for u in unmatched],
                 duplicate_gt_rows=gt_dups, duplicate_gt_examples=gt_dup_examples,
                 duplicate_pred_rows=pred_dups, duplicate_pred_examples=pred_dup_examples)
     if info["unmatched_gt"]:
@@ -827,7 +857,7 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
                           want_text=refs is not None, warnings=warnings)
     pf = p.frame
     pf["_row"] = np.arange(len(pf))
-    empty_ids = int(id_keys(pf["id"], "path").isna().sum())
+    empty_ids = int(id_keys(pf["id"], "path").null_count)
     index = PredIndex(pf, duplicates, p.table.source)
     joined_parts: list[pd.DataFrame] = []
     gt_info: dict[str, Any] = {}
@@ -840,7 +870,9 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
         matched_pred[part["_row"].to_numpy()] = True
         level = info["match_by"]
         if info["duplicate_pred_rows"]:  # rows dropped as duplicates of a matched key are matched too
-            matched_pred |= id_keys(pf["id"], level).isin(index.keys(level)[index.keys(level).isin(part["key"])]).to_numpy()
+            pa, pc = _arrow()
+            same_key = pc.is_in(id_keys(pf["id"], level), value_set=pa.array(part["key"], type=pa.large_string()))
+            matched_pred |= pc.fill_null(same_key, False).to_numpy(zero_copy_only=False)
         gt_info[name] = info
 
     if group_col and not p.info.get("group_col") and not any(i.get("group_col") for i in gt_info.values()):
@@ -853,7 +885,8 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
     if empty_ids:
         warnings.append(f"{empty_ids} prediction rows have an empty id and were skipped")
 
-    joined = pd.concat(joined_parts, ignore_index=True) if joined_parts else pd.DataFrame()
+    joined = (joined_parts[0] if len(joined_parts) == 1 else pd.concat(joined_parts, ignore_index=True)
+              ) if joined_parts else pd.DataFrame()
     group_names = [str(g) for g in pd.unique(joined["group"].to_numpy(dtype=object))] if len(joined) else []
     lower = _lower_better_groups(lower_better, group_names)
     settings = {"fit": fit or "none", "plcc": fit or "raw (no mapping)", "failures": failures,
@@ -866,12 +899,12 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
     fits: dict[str, metrics.Fit | None] = {}
     rows_out: list[pd.DataFrame] = []
     for g in group_names:
-        rows = joined[joined["group"].to_numpy() == g]
+        rows = joined if len(group_names) == 1 else joined[joined["group"].to_numpy() == g]
         groups[g], fits[g], used_rows = _group_metrics(g, rows, fit=fit, lower=g in lower, failures=failures,
                                                        worst=worst_score, bootstrap=bootstrap, seed=seed,
                                                        min_rows=min_rows, warnings=warnings)
         rows_out.append(used_rows)
-    per_row = pd.concat(rows_out, ignore_index=True) if rows_out else None
+    per_row = (rows_out[0] if len(rows_out) == 1 else pd.concat(rows_out, ignore_index=True)) if rows_out else None
 
     overall: dict[str, Any] = {}
     average = None
@@ -908,7 +941,6 @@ def _lower_better_groups(lower_better: bool | Iterable[str], names: list[str]) -
 def _group_metrics(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool, failures: str,
                    worst: float, bootstrap: int, seed: int, min_rows: int,
                    warnings: list[str]) -> tuple[dict[str, Any], metrics.Fit | None, pd.DataFrame]:
-    rows = rows.copy()
     failed = rows["failed"].to_numpy()
     fail_counts = rows.loc[failed, "status"].value_counts().to_dict() if failed.any() else {}
     if failed.any() and failures == "error":
@@ -926,8 +958,11 @@ def _group_metrics(name: str, rows: pd.DataFrame, *, fit: str | None, lower: boo
     use = np.isfinite(gt) & np.isfinite(pred)  # failed rows are NaN here unless scored as worst
     rows["prediction"] = pred
     rows["used"] = use
-    rows["excluded"] = np.select([gt_bad, failed & (failures == "exclude"), pred_bad],
-                                 ["ground truth not finite", "failed prediction", "prediction not finite"], "")
+    excluded = np.full(len(rows), "", dtype=object)
+    excluded[pred_bad] = "prediction not finite"
+    excluded[failed & (failures == "exclude")] = "failed prediction"
+    excluded[gt_bad] = "ground truth not finite"
+    rows["excluded"] = excluded
     n = int(use.sum())
     counts = {"matched": int(len(rows)), "used": n, "failed": fail_counts, "failures_policy": failures,
               "failures_excluded": int((failed & np.isfinite(gt)).sum()) if failures == "exclude" else 0,
@@ -1031,10 +1066,12 @@ def _add_rouge(refs: Source, p: _Preds, index: PredIndex, per_row: pd.DataFrame 
     warnings.extend(table.notes)
     level, rkeys, _, _ = choose_level(index, table.frame["id"])
     has_words = table.frame["reference"].str.contains(r"[A-Za-z0-9]", regex=True).to_numpy()
-    rdedup, ref_dups, _ = dedupe(table.frame.assign(key=rkeys, usable=has_words), "error" if duplicates == "error" else "first",
-                                 usable="usable", mean_cols=[], what="reference", source=table.source)
-    kept = index.at(level)[0]
-    pos = pd.Index(rdedup["key"].to_numpy(dtype=object)).get_indexer(kept["key"].to_numpy(dtype=object))
+    rkeyed = table.frame.assign(key=rkeys.to_numpy(zero_copy_only=False), usable=has_words)
+    rdedup, ref_dups, _ = dedupe(rkeyed, "error" if duplicates == "error" else "first", usable="usable",
+                                 mean_cols=[], what="reference", source=table.source)
+    pa, _ = _arrow()
+    kept, kept_keys, _, _ = index.at(level)
+    pos = lookup(kept_keys, pa.array(rdedup["key"].to_numpy(dtype=object), type=pa.large_string()))
     has_ref = (pos >= 0) & rdedup["usable"].to_numpy()[np.maximum(pos, 0)]
     failed = kept["failed"].to_numpy()
     if failures == "error" and (has_ref & failed).any():
