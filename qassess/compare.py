@@ -912,6 +912,7 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
         overall = dict(groups[group_names[0]])
     elif len(group_names) > 1:
         overall = _pooled(per_row, lower, group_names, fit=fit, bootstrap=bootstrap, seed=seed, warnings=warnings)
+        overall["rows"] = _sum_counts([groups[g]["rows"] for g in group_names])
         average = {"groups": len(group_names)}
         for m in ("plcc", "srcc", "krcc"):
             vals = [groups[g][m] for g in group_names]
@@ -925,6 +926,22 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
                                                    ref_col=ref_col, warnings=warnings)
     return Report(overall=overall, groups=groups, average=average, settings=settings, inputs=inputs,
                   warnings=warnings, rows=per_row, fits=fits)
+
+
+def _sum_counts(counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Row counts of several groups added up (the failure kinds merged)."""
+    out: dict[str, Any] = {}
+    for c in counts:
+        for key, value in c.items():
+            if isinstance(value, dict):
+                merged = out.setdefault(key, {})
+                for k, v in value.items():
+                    merged[k] = merged.get(k, 0) + v
+            elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                out[key] = out.get(key, 0) + int(value)
+            else:
+                out[key] = value
+    return out
 
 
 def _lower_better_groups(lower_better: bool | Iterable[str], names: list[str]) -> set[str]:
@@ -1047,6 +1064,13 @@ def _pooled(rows: pd.DataFrame, lower: set[str], names: list[str], *, fit: str |
         out, _ = metrics.score_metrics(pred, gt, fit=fit, lower_better=bool(lower))
     out["pooled"] = True
     out["lower_better"] = bool(lower) and not mixed
+    ranges = {g: (float(np.min(v)), float(np.max(v))) for g, v in used.groupby("group", sort=False)["gt"]}
+    spans = [hi - lo for lo, hi in ranges.values()]
+    overlap = min(hi for _, hi in ranges.values()) - max(lo for lo, _ in ranges.values())
+    if min(spans) <= 0 or max(spans) / min(spans) > 3 or overlap < 0.5 * min(spans):
+        shown = ", ".join(f"{g} {lo:.3g}..{hi:.3g}" for g, (lo, hi) in ranges.items())
+        warnings.append(f"the groups' ground truth is on different scales ({shown}): the pooled row mixes them; "
+                        "read the per-group rows and the average")
     if bootstrap:
         q = np.where(used["group"].isin(lower).to_numpy(), -gt, gt)
         out["ci"] = {**metrics.bootstrap_ci(pred, q, bootstrap, seed=seed), "n_resamples": bootstrap,
@@ -1132,7 +1156,7 @@ def _lines(report: Report) -> list[tuple[str, dict[str, Any]]]:
     out = list(report.groups.items())
     if len(report.groups) > 1:
         out.append(("average", report.average or {}))
-        out.append(("overall (pooled)", report.overall))
+        out.append(("pooled", report.overall))
     elif not report.groups and report.overall:
         out.append(("overall", report.overall))
     return out
@@ -1206,9 +1230,12 @@ def summary_rows(report: Report) -> list[dict[str, Any]]:
 def notes(report: Report) -> list[str]:
     """Plain-language lines under the table: what PLCC means here, how ids matched, what was left out."""
     s = report.settings
-    lines = [f"PLCC: {s['plcc']}" + ("; SRCC/KRCC are unaffected by the mapping" if s["fit"] != "none" else "")
-             + f". Failed predictions: {s['failures']}" + (f" (scored {s['worst_score']})" if s["worst_score"] is not None else "")
-             + "."]
+    policy = {"exclude": "excluded (counted under 'failed')", "error": "an error",
+              "worst": f"scored {s['worst_score']} (the worst)"}[s["failures"]]
+    lines = [f"PLCC: {s['plcc']}" + ("; SRCC/KRCC do not depend on the mapping" if s["fit"] != "none" else "")
+             + f". Failed or missing ratings are {policy}."]
+    if len(report.groups) > 1:
+        lines.append("average: mean of the per-group values (as papers print it); pooled: all rows together.")
     if s["lower_better"]:
         lines.append(f"Lower is better in: {', '.join(s['lower_better'])} (correlations use -ground truth).")
     for name, info in report.inputs.get("ground_truth", {}).items():
@@ -1228,15 +1255,16 @@ def notes(report: Report) -> list[str]:
 
 def render_table(report: Report, console: Any) -> None:
     """Rich tables on the terminal, with the notes under them."""
+    from rich import box
     from rich.table import Table as RichTable
 
     for title, heads, rows in sections(report):
-        table = RichTable(title=title, title_justify="left", title_style="bold")
+        table = RichTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
         for h in heads:
             table.add_column(h, justify="left" if h == "group" else "right")
         for row in rows:
-            style = "bold" if row[0] in ("average", "overall (pooled)") else None
-            table.add_row(*(_fmt(v) for v in row), style=style)
+            style = "bold" if row[0] in ("average", "pooled") else None
+            table.add_row(*(_fmt(v, 3) for v in row), style=style)
         console.print(table)
     for line in notes(report):
         console.print(f"[dim]{line}[/dim]", highlight=False)

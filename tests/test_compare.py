@@ -391,6 +391,13 @@ def test_several_named_files_average_and_pooled_rows(tmp_path):
     assert report.average["plcc"] == pytest.approx((a[0] + b[0]) / 2)
     assert report.average["srcc"] == pytest.approx((a[1] + b[1]) / 2)
     assert report.overall["pooled"] and report.overall["plcc"] == pytest.approx(expected(PRED, MOS)[0])
+    assert not any("different scales" in w for w in report.warnings)
+    koniq_csv(tmp_path / "b100.csv", NAMES[30:], MOS[30:] * 20)  # SPAQ-like 0-100 MOS
+    mixed = compare(write_csv(tmp_path / "p.csv", qassess_rows(status=STATUS)),
+                    [f"koniq={tmp_path / 'a.csv'}", f"spaq={tmp_path / 'b100.csv'}"])
+    assert any("different scales" in w for w in mixed.warnings)
+    assert mixed.overall["rows"]["failed"] == {"parse_error": 4, "load_error": 2}
+    assert mixed.groups["spaq"]["srcc"] == pytest.approx(expected(PRED[30:54], MOS[30:54])[1])
 
 
 def test_dataset_column_groups_rows_and_lower_better_for_one_group(tmp_path):
@@ -521,13 +528,13 @@ def test_cli_writes_every_output(tmp_path):
         "--json", str(out / "m.json"), "--csv", str(out / "m.csv"), "--markdown", str(out / "m.md"),
         "--rows", str(out / "rows.jsonl"), "--plot", str(out / "s.png"), "--bootstrap", "50"])
     assert result.exit_code == 0, result.output
-    assert "Scores" in result.stdout and "overall (pooled)" in result.stdout
+    assert "Scores" in result.stdout and "pooled" in result.stdout
     data = json.loads((out / "m.json").read_text())
     assert {"n", "plcc", "srcc", "krcc", "rmse", "mae"} <= set(data["overall"])
     assert set(data["groups"]) == {"koniq", "spaq"} and data["settings"]["fit"] == "logistic4"
     assert data["groups"]["spaq"]["rows"]["failed"] == {"parse_error": 4, "load_error": 2}
     summary = pd.read_csv(out / "m.csv")
-    assert list(summary["group"]) == ["koniq", "spaq", "average", "overall (pooled)"]
+    assert list(summary["group"]) == ["koniq", "spaq", "average", "pooled"]
     assert "| koniq |" in (out / "m.md").read_text()
     assert len((out / "rows.jsonl").read_text().splitlines()) == len(NAMES)
     assert (out / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
