@@ -998,17 +998,25 @@ def _group_metrics(name: str, rows: pd.DataFrame, *, fit: str | None, lower: boo
         rows.loc[use, "mapped"] = result.predict(pred[use])
     _scale_note(name, out, pred[use], gt[use], warnings)
     if bootstrap:
-        x = result.predict(pred[use]) if result is not None and result.converged else pred[use]
-        q = -gt[use] if lower else gt[use]
-        xs = -x if (lower and result is not None and result.converged) else x
-        out["ci"] = {**metrics.bootstrap_ci(xs, q, bootstrap, seed=seed), "n_resamples": bootstrap,
-                     "method": "percentile", "level": 0.95}
-        if result is not None and not result.converged:
-            out["ci"]["note"] = "fit failed: intervals are for the raw PLCC"
+        out["ci"] = _intervals(pred[use], gt[use], lower, result, bootstrap, seed)
     if "self_check" in rows:
         out["self_check"], out["consistency"] = _self_check(name, rows, fit=fit, lower=lower, failures=failures,
                                                             worst=worst, min_rows=min_rows, warnings=warnings)
     return out, result, rows
+
+
+def _intervals(pred: np.ndarray, gt: np.ndarray, lower: bool, fit: metrics.Fit | None, n: int,
+               seed: int) -> dict[str, Any]:
+    """Bootstrap intervals of the PLCC/SRCC as reported: on the fitted values when a fit converged
+    (fitted once on all rows), against the ground truth oriented so that agreement is positive."""
+    x = pred
+    if fit is not None and fit.converged:
+        x = -fit.predict(pred) if lower else fit.predict(pred)
+    out = {**metrics.bootstrap_ci(x, -gt if lower else gt, n, seed=seed), "n_resamples": n,
+           "method": "percentile", "level": 0.95}
+    if fit is not None and not fit.converged:
+        out["note"] = "the fit failed: the PLCC interval is for the raw PLCC"
+    return out
 
 
 def _scale_note(name: str, out: dict[str, Any], pred: np.ndarray, gt: np.ndarray, warnings: list[str]) -> None:
@@ -1055,13 +1063,14 @@ def _pooled(rows: pd.DataFrame, lower: set[str], names: list[str], *, fit: str |
     mixed = 0 < len(lower) < len(names)
     if mixed:
         flip = used["group"].isin(lower).to_numpy()
-        out, _ = metrics.score_metrics(pred, np.where(flip, -gt, gt), fit=fit)
+        gt = np.where(flip, -gt, gt)
+        out, result = metrics.score_metrics(pred, gt, fit=fit)
         out["rmse"] = out["mae"] = None
         out["errors_on"] = "none (groups point in opposite directions)"
         warnings.append("overall pools groups where higher is better with lower-better groups: correlations use "
                         "sign-flipped ground truth for the latter; RMSE/MAE are not pooled")
     else:
-        out, _ = metrics.score_metrics(pred, gt, fit=fit, lower_better=bool(lower))
+        out, result = metrics.score_metrics(pred, gt, fit=fit, lower_better=bool(lower))
     out["pooled"] = True
     out["lower_better"] = bool(lower) and not mixed
     ranges = {g: (float(np.min(v)), float(np.max(v))) for g, v in used.groupby("group", sort=False)["gt"]}
@@ -1072,9 +1081,7 @@ def _pooled(rows: pd.DataFrame, lower: set[str], names: list[str], *, fit: str |
         warnings.append(f"the groups' ground truth is on different scales ({shown}): the pooled row mixes them; "
                         "read the per-group rows and the average")
     if bootstrap:
-        q = np.where(used["group"].isin(lower).to_numpy(), -gt, gt)
-        out["ci"] = {**metrics.bootstrap_ci(pred, q, bootstrap, seed=seed), "n_resamples": bootstrap,
-                     "method": "percentile", "level": 0.95, "note": "raw (unmapped) values"}
+        out["ci"] = _intervals(pred, gt, bool(lower) and not mixed, result, bootstrap, seed)
     return out
 
 

@@ -418,6 +418,14 @@ def test_dataset_column_groups_rows_and_lower_better_for_one_group(tmp_path):
 def test_bootstrap_intervals_in_the_report(tmp_path):
     g = compare(write_csv(tmp_path / "p.csv", qassess_rows()), koniq_csv(tmp_path / "gt.csv"), bootstrap=300).groups["gt"]
     assert g["ci"]["plcc"][0] < g["plcc"] < g["ci"]["plcc"][1] and g["ci"]["n_resamples"] == 300
+    koniq_csv(tmp_path / "a.csv", NAMES[:30], MOS[:30])
+    koniq_csv(tmp_path / "b.csv", NAMES[30:], 6 - MOS[30:])  # DMOS-like
+    report = compare(tmp_path / "p.csv", [f"a={tmp_path / 'a.csv'}", f"b={tmp_path / 'b.csv'}"], fit="logistic4",
+                     lower_better=["b"], bootstrap=300)
+    assert all(g["plcc"] > 0.8 for g in report.groups.values())
+    for m in (*report.groups.values(), report.overall):  # intervals of the reported (fitted, oriented) PLCC
+        assert m["ci"]["plcc"][0] < m["plcc"] < m["ci"]["plcc"][1]
+        assert m["ci"]["srcc"][0] < m["srcc"] < m["ci"]["srcc"][1]
 
 
 def test_self_check_and_consistency(tmp_path):
