@@ -190,6 +190,20 @@ def test_both_jsonl_readers_give_the_same_report(tmp_path, monkeypatch):
     assert mixed["groups"]["gt"]["plcc"] == pytest.approx(fast["groups"]["gt"]["plcc"])
 
 
+def test_jsonl_with_sparse_keys_numeric_ids_and_string_scores(tmp_path):
+    rows = [{"image": int(Path(n).stem), "score": float(p)} for n, p in zip(NAMES, PRED)]
+    for i, row in enumerate(rows):
+        if i >= 40:
+            row["self_check_rating"] = float(MOS[i])  # appears only in later records
+    write_jsonl(tmp_path / "p.jsonl", rows)
+    gt = [{"image": f"{Path(n).stem}.png", "mos": str(m)} for n, m in zip(NAMES, MOS)]
+    write_jsonl(tmp_path / "g.jsonl", gt)
+    report = compare(tmp_path / "p.jsonl", tmp_path / "g.jsonl")
+    g = report.groups["g"]
+    assert g["plcc"] == pytest.approx(expected(PRED, MOS)[0]) and report.inputs["ground_truth"]["g"]["match_by"] == "stem"
+    assert g["self_check"]["n"] == 20 and g["self_check"]["missing"] == 40
+
+
 def test_csv_with_multiline_quoted_captions_and_gzip(tmp_path):
     import gzip
 
