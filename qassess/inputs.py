@@ -176,6 +176,14 @@ _ORIENTATION = {
 _SWAPS_AXES = {5, 6, 7, 8}
 _JPEG_FORMATS = {"JPEG", "MPO"}  # MPO: phone JPEGs carrying extra pictures (Pillow's JpegImageFile too)
 _WHITE = (255, 255, 255)
+# Raster formats we let Pillow open. Not "anything Pillow knows": EPS would run Ghostscript on a file
+# that merely claims to be an image, and rare decoders are where the parser bugs live.
+_ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "PPM", "JPEG2000", "AVIF", "ICO")
+
+
+def _open_formats() -> list[str]:
+    Image.init()
+    return [f for f in _ALLOWED_FORMATS if f in Image.OPEN]
 
 
 def _one_line(e: BaseException) -> str:
@@ -313,7 +321,7 @@ def load_image(path: str | Path, budget: PixelBudget | None) -> Image.Image:
     _ensure_pillow_limits(limit)
     _check_file(path)
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=_open_formats()) as im:
             width, height = im.size  # from the header: nothing decoded yet
             if width < 1 or height < 1:
                 raise ImageLoadError(f"image has no pixels ({width}x{height})")
@@ -336,7 +344,8 @@ def load_image(path: str | Path, budget: PixelBudget | None) -> Image.Image:
         raise ImageLoadError(f"image too large to decode: {count}, above the limit of {limit:,} "
                              "(max_decode_pixels)") from None
     except Image.UnidentifiedImageError:
-        raise ImageLoadError("not a recognised image file (unknown or corrupt format)") from None
+        raise ImageLoadError("not a supported image file (JPEG, PNG, WebP, GIF, BMP, TIFF, PPM, JPEG 2000, "
+                             "AVIF, ICO), or a corrupt one") from None
     except OSError as e:
         text = _one_line(e)
         kind = "truncated image" if "truncated" in text else "cannot decode image"
@@ -560,7 +569,8 @@ def scan_captions(paths: Sequence[str | Path], id_col: str | None = None, captio
             elif not item.caption:
                 scan.skipped.append((item.source, "empty caption"))
             elif item.id in by_id:
-                raise UserError(f"duplicate caption id {item.id!r}: {by_id[item.id]} and {item.source}")
+                raise UserError(f"duplicate caption id {item.id!r}: {by_id[item.id]} and {item.source} "
+                                "(for a table, pick a unique column with --id-col, e.g. path)")
             else:
                 by_id[item.id] = item.source
                 scan.items.append(item)

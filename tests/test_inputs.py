@@ -280,6 +280,16 @@ def test_animated_webp_first_frame(tmp_path):
     assert close(px(load_image(p, None), (8, 8)), (250, 0, 0), tol=2)
 
 
+def test_mpo_phone_jpeg_first_picture_drafted(tmp_path):
+    p = tmp_path / "phone.jpg"  # MPO: a JPEG with a second picture appended, as many phones write
+    first, second = Image.new("RGB", (1600, 1200), (200, 30, 30)), Image.new("RGB", (1600, 1200), (0, 0, 200))
+    first.save(p, format="MPO", save_all=True, append_images=[second])
+    assert Image.open(p).format == "MPO"
+    budget = PixelBudget(3136, 200 * 784)
+    out = load_image(p, budget)
+    assert out.size == target_size(1600, 1200, budget) and close(px(out, (5, 5)), (200, 30, 30))
+
+
 def test_truncated_jpeg_raises(tmp_path):
     p = tmp_path / "t.jpg"
     Image.fromarray(gradient(300, 200)).save(p, quality=90)
@@ -301,13 +311,42 @@ def test_truncated_png_raises(tmp_path):
         load_image(p, None)
 
 
-@pytest.mark.parametrize("content, match", [(b"hello, this is text\n", "not a recognised image"),
+@pytest.mark.parametrize("content, match", [(b"hello, this is text\n", "not a supported image"),
                                             (b"", "empty file")])
 def test_not_an_image(tmp_path, content, match):
     p = tmp_path / "fake.jpg"
     p.write_bytes(content)
     with pytest.raises(ImageLoadError, match=match):
         load_image(p, BUDGET)
+
+
+def test_eps_is_refused_not_rendered(tmp_path):
+    """Pillow would hand an EPS (even one named .jpg) to Ghostscript; the loader must not open it."""
+    p = tmp_path / "looks_like.jpg"
+    p.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    assert Image.open(p).format == "EPS"
+    with pytest.raises(ImageLoadError, match="not a supported image"):
+        load_image(p, None)
+
+
+def png16_rgb(pixels: np.ndarray) -> bytes:
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one), filter 0 on every row."""
+    h, w, _ = pixels.shape
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in pixels)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_16bit_rgb_png_scaled(tmp_path):
+    a = np.zeros((4, 3, 3), np.uint16)
+    a[..., 0] = 0x8000
+    a[..., 1] = 0xFFFF
+    a[..., 2] = 0x0400
+    p = tmp_path / "rgb16.png"
+    p.write_bytes(png16_rgb(a))
+    assert px(load_image(p, None), (1, 1)) == (128, 255, 4)
 
 
 def test_missing_and_folder(tmp_path):
@@ -377,7 +416,7 @@ def test_prefetch_in_order_with_errors(tmp_path):
         paths.append(p)
     out = list(prefetch_images(paths, None, workers=3, ahead=2))
     assert [o[0] for o in out] == paths
-    assert out[4][1] is None and "not a recognised" in out[4][2]
+    assert out[4][1] is None and "not a supported" in out[4][2]
     assert all(o[1].size == (30 + i, 30) and o[2] is None for i, o in enumerate(out) if i != 4)
 
 
