@@ -29,7 +29,7 @@ GroundTruth = Union[Source, Sequence[Source], Mapping[str, Source], None]
 
 FAILURE_POLICIES = ("exclude", "worst", "error")
 DUPLICATE_POLICIES = ("first", "mean", "error")
-LEVELS = ("path", "name", "stem")
+LEVELS = ("path", "parent/name", "name", "stem")  # most specific first
 NA_TOKENS = ["", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "none"]
 
 ID_CANDIDATES = ("path", "image_path", "img_path", "filepath", "file_path", "image", "img", "image_name",
@@ -162,7 +162,11 @@ def _sniff_csv(path: Path) -> tuple[str, str, bool]:
         consistent = len(set(widths)) == 1
         if width > 1 and ((consistent, width) > (best_consistent, best_width)):
             best, best_width, best_consistent = delim, width, consistent
-    rows = parse(best)[:200]
+    if best_width == 1:  # CSIQ / LIVE style text files: columns separated by runs of spaces
+        widths = {len(line.split()) for line in sample.splitlines()[:200] if line.strip()}
+        if len(widths) == 1 and widths.pop() > 1:
+            best = r"\s+"
+    rows = parse(best)[:200] if best != r"\s+" else [ln.split() for ln in sample.splitlines()[:200] if ln.strip()]
     decimal = "."
     if best != "," and any(re.fullmatch(r"[+-]?\d+,\d+", f.strip()) for row in rows[1:] for f in row):
         decimal = ","
@@ -451,13 +455,16 @@ def _arrow() -> tuple[Any, Any]:
 
 def id_keys(ids: pd.Series, level: str) -> Any:
     """Join keys at one level as an Arrow string array (null where the id is empty): the path as
-    given (slashes unified, leading ./ dropped), the file name, or the stem (the name without its
-    last extension). Arrow's hashing is several times faster than Python strings on a million ids."""
+    given (slashes unified, leading ./ dropped), the last folder and the file name, the file name,
+    or the stem (the name without its last extension). Arrow's hashing is several times faster than
+    Python strings on a million ids."""
     pa, pc = _arrow()
     keys = pa.array(ids.astype("str"))
     keys = pc.utf8_trim_whitespace(keys.cast(pa.large_string()) if keys.type != pa.large_string() else keys)
     if level == "path":
         keys = pc.replace_substring_regex(pc.replace_substring(keys, "\\", "/"), r"^(?:\./)+", "")
+    elif level == "parent/name":  # e.g. LIVE's jp2k/img1.bmp and jpeg/img1.bmp
+        keys = pc.replace_substring_regex(pc.replace_substring(keys, "\\", "/"), r"^.*/([^/]*/[^/]*)$", r"\1")
     else:
         if pc.any(pc.match_substring_regex(keys, r"[/\\]")).as_py():
             keys = pc.replace_substring_regex(keys, r"^.*[/\\]", "")
@@ -501,7 +508,8 @@ class PredIndex:
             else:
                 keyed = rows.assign(key=keys.to_numpy(zero_copy_only=False), usable=~rows["failed"].to_numpy())
                 mean_cols = ["rating"] + (["self_check"] if "self_check" in keyed else [])
-                kept, dups, examples = dedupe(keyed, self.duplicates, usable="usable", mean_cols=mean_cols,
+                policy = "first" if self.duplicates == "error" else self.duplicates  # refused in _join, if
+                kept, dups, examples = dedupe(keyed, policy, usable="usable", mean_cols=mean_cols,  # chosen
                                               what="prediction", source=self.source)
                 kept_keys = pa.array(kept.pop("key").to_numpy(dtype=object), type=pa.large_string())
                 self._levels[level] = (kept.drop(columns=["usable"]), kept_keys, dups, examples)
@@ -509,8 +517,8 @@ class PredIndex:
 
 
 def choose_level(preds: PredIndex, other_ids: pd.Series) -> tuple[str, Any, np.ndarray, dict[str, int]]:
-    """The level (path, name, stem) that matches the most rows of `other_ids`, ties going to the more
-    specific level. Returns the level, the other side's keys at that level, each key's row in
+    """The level (path, parent/name, name, stem) that matches the most rows of `other_ids`, ties going
+    to the more specific level. Returns the level, the other side's keys at that level, each key's row in
     `preds.at(level)` (-1: none) and the matches per level tried.
 
     The file name is tried first: when it matches every row without a duplicate on either side, the
@@ -519,7 +527,7 @@ def choose_level(preds: PredIndex, other_ids: pd.Series) -> tuple[str, Any, np.n
     pa, pc = _arrow()
     tried: dict[str, int] = {}
     found: dict[str, tuple[int, Any, np.ndarray]] = {}
-    for level in ("name", "path", "stem"):
+    for level in ("name", "path", "parent/name", "stem"):
         keys = id_keys(other_ids, level)
         rows, value_set, dups, _ = preds.at(level)
         pos = lookup(keys, value_set)
@@ -805,6 +813,9 @@ def _join(name: str, gframe: pd.DataFrame, info: dict[str, Any], index: PredInde
     pa, pc = _arrow()
     level, gkeys, pos, tried = choose_level(index, gframe["id"])
     kept, kept_keys, pred_dups, pred_dup_examples = index.at(level)
+    if pred_dups and duplicates == "error":
+        raise UserError(f"{index.source}: {pred_dups} duplicated prediction rows at the {level} level "
+                        f"(e.g. {', '.join(pred_dup_examples)}); choose --duplicates first or mean")
     valid = pc.is_valid(gkeys).to_numpy(zero_copy_only=False)
     empty_ids = int((~valid).sum())
     gt_dups, gt_dup_examples = 0, []
@@ -818,7 +829,7 @@ def _join(name: str, gframe: pd.DataFrame, info: dict[str, Any], index: PredInde
         pos = lookup(gkeys, kept_keys)
     hit = pos >= 0
     if not hit.any():
-        raise UserError(f"{name}: no prediction matches a ground-truth id (tried path, name, stem); "
+        raise UserError(f"{name}: no prediction matches a ground-truth id (tried path, parent/name, name, stem); "
                         f"e.g. prediction id {index.frame['id'].iloc[0]!r} vs ground-truth id {gframe['id'].iloc[0]!r}")
     part = kept.iloc[pos[hit]].reset_index(drop=True)
     part["key"] = kept_keys.take(pa.array(pos[hit])).to_pandas()

@@ -243,6 +243,28 @@ def test_join_by_stem_when_extensions_differ(tmp_path):
     assert report.groups["g"]["n"] == len(NAMES)
 
 
+def test_join_by_parent_folder_when_file_names_repeat(tmp_path):
+    # LIVE-like: the same file names under each distortion folder, predictions under another root
+    folders = ["jp2k", "jpeg", "wn"]
+    ids = [f"{f}/img{i}.bmp" for f in folders for i in range(20)]
+    pd.DataFrame({"path": [f"/data/live/{i}" for i in ids], "rating": PRED}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"image": ids[::-1], "dmos": MOS[::-1]}).to_csv(tmp_path / "live.csv", index=False)
+    report = compare(tmp_path / "p.csv", tmp_path / "live.csv")
+    info = report.inputs["ground_truth"]["live"]
+    assert info["match_by"] == "parent/name" and info["matched"] == 60 and info["duplicate_pred_rows"] == 0
+    assert report.groups["live"]["plcc"] == pytest.approx(expected(PRED, MOS)[0])
+    strict = compare(tmp_path / "p.csv", tmp_path / "live.csv", duplicates="error")  # names repeat, keys do not
+    assert strict.groups["live"]["n"] == 60
+
+
+def test_whitespace_separated_text_file(tmp_path):
+    lines = ["image   dst_type  dmos"] + [f"{n}   awgn   {m:.4f}" for n, m in zip(NAMES, MOS)]
+    (tmp_path / "csiq.txt").write_text("\n".join(lines) + "\n")
+    report = compare(write_csv(tmp_path / "p.csv", qassess_rows()), tmp_path / "csiq.txt")
+    assert report.inputs["ground_truth"]["csiq"]["score_col"] == "dmos"
+    assert report.groups["csiq"]["plcc"] == pytest.approx(expected(PRED, np.round(MOS, 4))[0])
+
+
 def test_unmatched_rows_are_counted_on_both_sides(tmp_path):
     preds = write_csv(tmp_path / "p.csv", qassess_rows(NAMES[:50], PRED[:50]) + qassess_rows(["extra.jpg"], [3.0]))
     report = compare(preds, koniq_csv(tmp_path / "gt.csv"))
