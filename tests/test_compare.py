@@ -173,7 +173,7 @@ def test_dataframes_are_accepted(tmp_path):
 
 
 def test_both_jsonl_readers_give_the_same_report(tmp_path, monkeypatch):
-    import qassess.compare as cmp
+    import qassess.compare.tables as tables
 
     rows = qassess_rows(status=STATUS, self_check=list(MOS))
     rows[3]["rating"] = str(rows[3]["rating"])  # a string among numbers: pyarrow refuses, json.loads does not
@@ -182,7 +182,7 @@ def test_both_jsonl_readers_give_the_same_report(tmp_path, monkeypatch):
     mixed = compare(preds, gt).to_dict()
     clean = write_jsonl(tmp_path / "clean.jsonl", qassess_rows(status=STATUS, self_check=list(MOS)))
     fast = compare(clean, gt).to_dict()
-    monkeypatch.setattr(cmp, "_jsonl_arrow", lambda body, select: None)
+    monkeypatch.setattr(tables, "_jsonl_arrow", lambda body, select: None)
     slow = compare(clean, gt).to_dict()
     for report in (fast, slow):
         report["inputs"]["predictions"].pop("source")
