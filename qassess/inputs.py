@@ -40,11 +40,12 @@ class ImageLoadError(Exception):
 # Discovery
 # ---------------------------------------------------------------------------------------------
 
-def _walk(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -> Iterator[Path]:
-    """Depth-first, entries sorted by name, dot-names skipped. Symlinks are followed, but a real
-    directory is entered at most once (so loops terminate). A dangling symlink with an accepted
-    name is still yielded: the loader then reports it as missing instead of it vanishing."""
-    stack: list[Iterator[os.DirEntry]] = []
+def _walk(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -> Iterator[tuple[Path, str]]:
+    """(path, real path) of accepted files: depth-first, entries sorted by name, dot-names skipped.
+    Symlinks are followed, but a real directory is entered at most once (so loops terminate). A
+    dangling symlink with an accepted name is still yielded: the loader then reports it as missing
+    instead of it vanishing. Real paths are derived from the folder's, resolving only symlinks."""
+    stack: list[tuple[Iterator[os.DirEntry], str]] = []
 
     def enter(folder: str) -> None:
         real = os.path.realpath(folder)
@@ -57,11 +58,12 @@ def _walk(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -> Ite
         except OSError as e:
             log.warning("skipping unreadable folder %s: %s", folder, e.strerror or e)
             return
-        stack.append(iter(entries))
+        stack.append((iter(entries), real))
 
     enter(str(root))
     while stack:
-        entry = next(stack[-1], None)
+        entries, real_dir = stack[-1]
+        entry = next(entries, None)
         if entry is None:
             stack.pop()
             continue
@@ -71,7 +73,8 @@ def _walk(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -> Ite
             if entry.is_dir():  # follows symlinks
                 enter(entry.path)
             elif accept(entry.name) and (entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path))):
-                yield Path(entry.path)
+                real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_dir, entry.name)
+                yield Path(entry.path), real
         except OSError as e:
             log.warning("skipping %s: %s", entry.path, e.strerror or e)
 
@@ -88,13 +91,12 @@ def _collect(paths: Sequence[str | Path], accept: Callable[[str], bool]) -> list
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            candidates: Iterable[Path] = _walk(p, accept, seen_dirs)
+            candidates: Iterable[tuple[Path, str]] = _walk(p, accept, seen_dirs)
         elif p.exists():
-            candidates = [p]  # named explicitly: accepted whatever its extension
+            candidates = [(p, os.path.realpath(p))]  # named explicitly: accepted whatever its extension
         else:
             raise UserError(f"no such file or folder: {raw}")
-        for c in candidates:
-            real = os.path.realpath(c)
+        for c, real in candidates:
             if real not in seen_files:
                 seen_files.add(real)
                 found.append(c)
