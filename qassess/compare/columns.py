@@ -77,7 +77,8 @@ def to_scores(values: pd.Series, *, column: str, source: str, ids: pd.Series | N
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=float, na_value=np.nan)
     text = values.astype("str").str.strip()
-    text = text.where(~text.str.fullmatch(r"[+-]?\d*,\d+([eE][+-]?\d+)?", na=False), text.str.replace(",", ".", regex=False))
+    comma = text.str.fullmatch(r"[+-]?\d*,\d+([eE][+-]?\d+)?", na=False)  # 3,5: a decimal comma
+    text = text.where(~comma, text.str.replace(",", ".", regex=False))
     numbers = pd.to_numeric(text, errors="coerce")
     missing = text.isna() | text.isin(NA_TOKENS)
     bad = numbers.isna() & ~missing

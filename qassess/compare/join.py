@@ -55,8 +55,6 @@ def lookup(keys: Any, value_set: Any) -> np.ndarray:
 
 
 @dataclass
-
-
 class PredIndex:
     """Prediction rows per join level: one row per key (the duplicate policy applied) and the keys,
     each computed once however many files are joined against them."""
@@ -78,8 +76,9 @@ class PredIndex:
             else:
                 keyed = rows.assign(key=keys.to_numpy(zero_copy_only=False), usable=~rows["failed"].to_numpy())
                 mean_cols = ["rating"] + (["self_check"] if "self_check" in keyed else [])
-                policy = "first" if self.duplicates == "error" else self.duplicates  # refused in join_ground_truth, if
-                kept, dups, examples = dedupe(keyed, policy, usable="usable", mean_cols=mean_cols,  # chosen
+                # "error" is raised by join_ground_truth, and only if this level is the one used
+                policy = "first" if self.duplicates == "error" else self.duplicates
+                kept, dups, examples = dedupe(keyed, policy, usable="usable", mean_cols=mean_cols,
                                               what="prediction", source=self.source)
                 kept_keys = pa.array(kept.pop("key").to_numpy(dtype=object), type=pa.large_string())
                 self._levels[level] = (kept.drop(columns=["usable"]), kept_keys, dups, examples)
@@ -143,7 +142,7 @@ def dedupe(frame: pd.DataFrame, policy: str, *, usable: str, mean_cols: Sequence
 
 
 def join_ground_truth(name: str, gframe: pd.DataFrame, info: dict[str, Any], index: PredIndex, duplicates: str,
-          warnings: list[str]) -> pd.DataFrame:
+                      warnings: list[str]) -> pd.DataFrame:
     """Matched rows of one ground-truth table: the prediction columns plus `key`, `gt`, `group`,
     `source`. Fills `info` with how ids matched and what did not."""
     pa, pc = arrow()
@@ -165,8 +164,9 @@ def join_ground_truth(name: str, gframe: pd.DataFrame, info: dict[str, Any], ind
         pos = lookup(gkeys, kept_keys)
     hit = pos >= 0
     if not hit.any():
+        example_pred, example_gt = index.frame["id"].iloc[0], gframe["id"].iloc[0]
         raise UserError(f"{name}: no prediction matches a ground-truth id (tried path, parent/name, name, stem); "
-                        f"e.g. prediction id {index.frame['id'].iloc[0]!r} vs ground-truth id {gframe['id'].iloc[0]!r}")
+                        f"e.g. prediction id {example_pred!r} vs ground-truth id {example_gt!r}")
     part = kept.iloc[pos[hit]].reset_index(drop=True)
     part["key"] = kept_keys.take(pa.array(pos[hit])).to_pandas()
     part["gt"] = gframe["gt"].to_numpy()[hit]

@@ -44,16 +44,16 @@ def ground_truth_sources(items: GroundTruth) -> dict[str, Source]:
 
 
 @dataclass
-
-
 class Predictions:
+    """The predictions as loaded, with where they came from and what was found in them."""
+
     table: Table
     frame: pd.DataFrame  # columns: id, rating, failed, status, error, [self_check], [text], [group]
     info: dict[str, Any]
 
 
 def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None, group_col: str | None,
-                      want_text: bool, warnings: list[str]) -> Predictions:
+                     want_text: bool, warnings: list[str]) -> Predictions:
     chosen: dict[str, str | None] = {}
     all_columns: list[str] = []
 
@@ -67,7 +67,9 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
                                           option="--pred-id-col/--id-col")
             chosen["score"] = require_column(columns, PRED_CANDIDATES, role="prediction", source=name,
                                              override=pred_col, option="--pred-col", exclude=[chosen["id"]])
-        find = lambda cands: find_column(columns, cands, role="", source=name, exclude=[chosen["id"], chosen["score"]])  # noqa: E731
+        def find(candidates: tuple[str, ...]) -> str | None:
+            return find_column(columns, candidates, role="", source=name, exclude=[chosen["id"], chosen["score"]])
+
         chosen["status"] = find(("status",))
         chosen["error"] = find(("error",))
         chosen["self_check"] = find(("self_check_rating",))
@@ -98,7 +100,8 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
         status = pd.Series("ok", index=raw.index, dtype="str")
     failed = (status != "ok").to_numpy() | np.isnan(rating)
     status = status.mask((status == "ok").to_numpy() & failed, "missing_rating")
-    frame = pd.DataFrame({"id": ids, "rating": rating, "failed": failed, "status": status}, index=raw.index)
+    frame = pd.DataFrame({"id": ids, "rating": rating, "failed": failed, "status": status,
+                          "_row": np.arange(len(raw))}, index=raw.index)  # _row: kept through the joins
     frame["error"] = raw[chosen["error"]].astype("str").fillna("") if chosen["error"] else ""
     info: dict[str, Any] = {"source": table.source, "rows": len(frame), "id_col": chosen["id"],
                             "score_col": chosen["score"], "status_col": chosen["status"]}
@@ -127,7 +130,7 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
 
 
 def load_ground_truth(name: str, source: Source, *, id_col: str | None, gt_col: str | None,
-                       group_col: str | None, warnings: list[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+                      group_col: str | None, warnings: list[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
     chosen: dict[str, str | None] = {}
 
     def select(columns: list[str], headerless: bool) -> dict[str, str]:

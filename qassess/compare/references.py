@@ -43,7 +43,8 @@ def english_text(value: Any) -> str:
     return " ".join(p for p in cleaned if p)
 
 
-def load_references(source: Source, *, id_col: str | None = None, ref_col: str | None = None) -> tuple[Table, str, str]:
+def load_references(source: Source, *, id_col: str | None = None,
+                    ref_col: str | None = None) -> tuple[Table, str, str]:
     """Reference texts keyed by image id: the Q-Reasoning formats (description + good_aspect +
     bad_aspect, English parts) or any table with an id and a text column. Returns the table with
     columns `id` and `reference`, the id column and a description of the text used."""
@@ -65,9 +66,9 @@ def load_references(source: Source, *, id_col: str | None = None, ref_col: str |
 
 
 def add_rouge(refs: Source, p: Predictions, index: PredIndex, per_row: pd.DataFrame | None,
-               groups: dict[str, dict[str, Any]], overall: dict[str, Any], *, failures: str, duplicates: str,
-               stem: bool, id_col: str | None, ref_col: str | None,
-               warnings: list[str]) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+              groups: dict[str, dict[str, Any]], overall: dict[str, Any], *, failures: str, duplicates: str,
+              stem: bool, id_col: str | None, ref_col: str | None,
+              warnings: list[str]) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     """ROUGE-1 of caption + reasoning against the reference text, over the predictions that have one.
 
     The failure policy applies here too: failed rows are excluded, scored as they are (usually empty

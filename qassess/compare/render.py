@@ -45,7 +45,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[Any]]]]:
     if report.groups:
         fitted = report.settings["fit"] != "none"
         heads = ["group", "n", "failed", "PLCC", "SRCC", "KRCC", "RMSE", "MAE"] + (["PLCC raw"] if fitted else [])
-        rows = [[label, m.get("n"), _failed(m), m.get("plcc"), m.get("srcc"), m.get("krcc"), m.get("rmse"), m.get("mae")]
+        rows = [[label, m.get("n"), _failed(m), *(m.get(k) for k in ("plcc", "srcc", "krcc", "rmse", "mae"))]
                 + ([m.get("plcc_raw")] if fitted else []) for label, m in lines]
         out.append(("Scores", heads, rows))
     with_ci = [(label, m) for label, m in lines if m.get("ci")]
@@ -109,9 +109,10 @@ def notes(report: Report) -> list[str]:
     if s["lower_better"]:
         lines.append(f"Lower is better in: {', '.join(s['lower_better'])} (correlations use -ground truth).")
     for name, info in report.inputs.get("ground_truth", {}).items():
+        extra = (f", {info['unmatched_gt']} without prediction" if info["unmatched_gt"] else "") + (
+            f", {info['duplicate_gt_rows']} duplicated" if info["duplicate_gt_rows"] else "")
         lines.append(f"{name}: {info['source']} ({info['score_col']}), matched {info['matched']}/{info['rows']} "
-                     f"by {info['match_by']}" + (f", {info['unmatched_gt']} without prediction" if info["unmatched_gt"] else "")
-                     + (f", {info['duplicate_gt_rows']} duplicated" if info["duplicate_gt_rows"] else "") + ".")
+                     f"by {info['match_by']}{extra}.")
     pinfo = report.inputs.get("predictions", {})
     if pinfo.get("unmatched"):
         lines.append(f"{pinfo['unmatched']} of {pinfo['rows']} predictions matched no ground truth.")
@@ -189,7 +190,8 @@ def plot(report: Report, path: str | Path, max_points: int = 20_000, seed: int =
         x, y = rows["prediction"].to_numpy(dtype=float), rows["gt"].to_numpy(dtype=float)
         shown = rng.choice(x.size, max_points, replace=False) if x.size > max_points else np.arange(x.size)
         dense = shown.size > 2000
-        ax.scatter(x[shown], y[shown], s=5 if dense else 14, alpha=0.3 if dense else 0.7, linewidths=0, rasterized=True)
+        ax.scatter(x[shown], y[shown], s=5 if dense else 14, alpha=0.3 if dense else 0.7, linewidths=0,
+                   rasterized=True)
         fit = report.fits.get(name)
         label = report.settings["fit"]
         if fit is None:

@@ -13,8 +13,6 @@ from qassess import metrics
 
 
 @dataclass
-
-
 class Report:
     """Everything `compare` found; `to_dict()` is the --json layout. `rows` is the per-row table."""
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from qassess import metrics
 from qassess.compare.join import PredIndex, arrow, id_keys, join_ground_truth
-from qassess.compare.load import GroundTruth, ground_truth_sources, load_ground_truth, load_predictions
+from qassess.compare.load import GroundTruth, Predictions, ground_truth_sources, load_ground_truth, load_predictions
 from qassess.compare.references import add_rouge
 from qassess.compare.report import Report
 from qassess.compare.scores import group_metrics, pooled, sum_counts
@@ -33,6 +33,51 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
     `min_rows` usable rows in a group, failures under `failures="error"`, duplicates under
     `duplicates="error"`, a fit name that does not exist.
     """
+    fit = _check_options(fit, failures, duplicates, bootstrap)
+    sources = ground_truth_sources(ground_truth)
+    if not sources and refs is None:
+        raise UserError("nothing to compare with: give a ground-truth file or --refs")
+    warnings: list[str] = []
+    p = load_predictions(preds, id_col=pred_id_col or id_col, pred_col=pred_col, group_col=group_col,
+                         want_text=refs is not None, warnings=warnings)
+    index = PredIndex(p.frame, duplicates, p.table.source)
+    joined, gt_info = _join_all(p, index, sources, id_col=gt_id_col or id_col, gt_col=gt_col, group_col=group_col,
+                                duplicates=duplicates, warnings=warnings)
+    group_names = [str(g) for g in pd.unique(joined["group"].to_numpy(dtype=object))] if len(joined) else []
+    lower = _lower_better_groups(lower_better, group_names)
+
+    groups: dict[str, dict[str, Any]] = {}
+    fits: dict[str, metrics.Fit | None] = {}
+    rows_out: list[pd.DataFrame] = []
+    for g in group_names:
+        rows = joined if len(group_names) == 1 else joined[joined["group"].to_numpy() == g]
+        groups[g], fits[g], used_rows = group_metrics(g, rows, fit=fit, lower=g in lower, failures=failures,
+                                                      worst=worst_score, bootstrap=bootstrap, seed=seed,
+                                                      min_rows=min_rows, warnings=warnings)
+        rows_out.append(used_rows)
+    per_row = (rows_out[0] if len(rows_out) == 1 else pd.concat(rows_out, ignore_index=True)) if rows_out else None
+    overall, average = _across_groups(groups, per_row, lower, fit=fit, bootstrap=bootstrap, seed=seed,
+                                      warnings=warnings)
+
+    inputs = {"predictions": p.info, "ground_truth": gt_info}
+    if refs is not None:
+        per_row, inputs["references"] = add_rouge(refs, p, index, per_row, groups, overall, failures=failures,
+                                                  duplicates=duplicates, stem=stem, id_col=ref_id_col or id_col,
+                                                  ref_col=ref_col, warnings=warnings)
+    settings = {
+        "fit": fit or "none", "plcc": fit or "raw (no mapping)", "failures": failures,
+        "worst_score": worst_score if failures == "worst" else None, "duplicates": duplicates,
+        "lower_better": sorted(lower),
+        "bootstrap": {"n_resamples": bootstrap, "seed": seed, "method": "percentile", "confidence": 0.95}
+        if bootstrap else None,
+        "rouge": {"stem": stem, "lowercase": True, "generated": "caption + ' ' + reasoning"}
+        if refs is not None else None,
+    }
+    return Report(overall=overall, groups=groups, average=average, settings=settings, inputs=inputs,
+                  warnings=warnings, rows=per_row, fits=fits)
+
+
+def _check_options(fit: str | None, failures: str, duplicates: str, bootstrap: int) -> str | None:
     if fit in ("", "none", None):
         fit = None
     elif fit not in metrics.FIT_KINDS:
@@ -43,84 +88,62 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
         raise UserError(f"unknown --duplicates {duplicates!r}; choose {', '.join(DUPLICATE_POLICIES)}")
     if bootstrap < 0:
         raise UserError("--bootstrap must be 0 (off) or a number of resamples")
-    sources = ground_truth_sources(ground_truth)
-    if not sources and refs is None:
-        raise UserError("nothing to compare with: give a ground-truth file or --refs")
+    return fit
 
-    warnings: list[str] = []
-    p = load_predictions(preds, id_col=pred_id_col or id_col, pred_col=pred_col, group_col=group_col,
-                          want_text=refs is not None, warnings=warnings)
+
+def _join_all(p: Predictions, index: PredIndex, sources: dict[str, Source], *, id_col: str | None,
+              gt_col: str | None, group_col: str | None, duplicates: str,
+              warnings: list[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every ground-truth file joined with the predictions, and which predictions matched nothing."""
     pf = p.frame
-    pf["_row"] = np.arange(len(pf))
     empty_ids = int(id_keys(pf["id"], "path").null_count)
-    index = PredIndex(pf, duplicates, p.table.source)
-    joined_parts: list[pd.DataFrame] = []
+    parts: list[pd.DataFrame] = []
     gt_info: dict[str, Any] = {}
-    matched_pred = np.zeros(len(pf), dtype=bool)
+    matched = np.zeros(len(pf), dtype=bool)
     for name, src in sources.items():
-        gframe, info = load_ground_truth(name, src, id_col=gt_id_col or id_col, gt_col=gt_col,
-                                          group_col=group_col, warnings=warnings)
+        gframe, info = load_ground_truth(name, src, id_col=id_col, gt_col=gt_col, group_col=group_col,
+                                         warnings=warnings)
         part = join_ground_truth(name, gframe, info, index, duplicates, warnings)
-        joined_parts.append(part)
-        matched_pred[part["_row"].to_numpy()] = True
-        level = info["match_by"]
+        parts.append(part)
+        matched[part["_row"].to_numpy()] = True
         if info["duplicate_pred_rows"]:  # rows dropped as duplicates of a matched key are matched too
             pa, pc = arrow()
-            same_key = pc.is_in(id_keys(pf["id"], level), value_set=pa.array(part["key"], type=pa.large_string()))
-            matched_pred |= pc.fill_null(same_key, False).to_numpy(zero_copy_only=False)
+            keys = pa.array(part["key"], type=pa.large_string())
+            same = pc.is_in(id_keys(pf["id"], info["match_by"]), value_set=keys)
+            matched |= pc.fill_null(same, False).to_numpy(zero_copy_only=False)
         gt_info[name] = info
-
     if group_col and not p.info.get("group_col") and not any(i.get("group_col") for i in gt_info.values()):
         raise UserError(f"--group-col {group_col!r} is in neither the predictions nor the ground truth")
-    p.info.update(empty_ids=empty_ids, unmatched=int((~matched_pred).sum()) if sources else None,
-                  unmatched_examples=[str(v) for v in pf["id"].to_numpy()[~matched_pred][:5]] if sources else [])
+    p.info.update(empty_ids=empty_ids, unmatched=int((~matched).sum()) if sources else None,
+                  unmatched_examples=[str(v) for v in pf["id"].to_numpy()[~matched][:5]] if sources else [])
     if sources and p.info["unmatched"]:
         warnings.append(f"{p.info['unmatched']} of {len(pf)} predictions match no ground-truth row "
                         f"(e.g. {', '.join(p.info['unmatched_examples'][:3])})")
     if empty_ids:
         warnings.append(f"{empty_ids} prediction rows have an empty id and were skipped")
+    if not parts:
+        return pd.DataFrame(), gt_info
+    return (parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)), gt_info
 
-    joined = (joined_parts[0] if len(joined_parts) == 1 else pd.concat(joined_parts, ignore_index=True)
-              ) if joined_parts else pd.DataFrame()
-    group_names = [str(g) for g in pd.unique(joined["group"].to_numpy(dtype=object))] if len(joined) else []
-    lower = _lower_better_groups(lower_better, group_names)
-    settings = {"fit": fit or "none", "plcc": fit or "raw (no mapping)", "failures": failures,
-                "worst_score": worst_score if failures == "worst" else None, "duplicates": duplicates,
-                "lower_better": sorted(lower), "bootstrap": {"n_resamples": bootstrap, "seed": seed,
-                                                             "method": "percentile", "confidence": 0.95} if bootstrap else None,
-                "rouge": {"stem": stem, "lowercase": True, "generated": "caption + ' ' + reasoning"} if refs is not None else None}
 
-    groups: dict[str, dict[str, Any]] = {}
-    fits: dict[str, metrics.Fit | None] = {}
-    rows_out: list[pd.DataFrame] = []
-    for g in group_names:
-        rows = joined if len(group_names) == 1 else joined[joined["group"].to_numpy() == g]
-        groups[g], fits[g], used_rows = group_metrics(g, rows, fit=fit, lower=g in lower, failures=failures,
-                                                       worst=worst_score, bootstrap=bootstrap, seed=seed,
-                                                       min_rows=min_rows, warnings=warnings)
-        rows_out.append(used_rows)
-    per_row = (rows_out[0] if len(rows_out) == 1 else pd.concat(rows_out, ignore_index=True)) if rows_out else None
-
-    overall: dict[str, Any] = {}
-    average = None
-    if len(group_names) == 1:
-        overall = dict(groups[group_names[0]])
-    elif len(group_names) > 1:
-        overall = pooled(per_row, lower, group_names, fit=fit, bootstrap=bootstrap, seed=seed, warnings=warnings)
-        overall["rows"] = sum_counts([groups[g]["rows"] for g in group_names])
-        average = {"groups": len(group_names)}
-        for m in ("plcc", "srcc", "krcc"):
-            vals = [groups[g][m] for g in group_names]
-            average[m] = float(np.mean(vals)) if all(v is not None for v in vals) else None
-        average["note"] = "mean of the per-group values, as papers print it"
-
-    inputs = {"predictions": p.info, "ground_truth": gt_info}
-    if refs is not None:
-        per_row, inputs["references"] = add_rouge(refs, p, index, per_row, groups, overall, failures=failures,
-                                                   duplicates=duplicates, stem=stem, id_col=ref_id_col or id_col,
-                                                   ref_col=ref_col, warnings=warnings)
-    return Report(overall=overall, groups=groups, average=average, settings=settings, inputs=inputs,
-                  warnings=warnings, rows=per_row, fits=fits)
+def _across_groups(groups: dict[str, dict[str, Any]], per_row: pd.DataFrame | None, lower: set[str], *,
+                   fit: str | None, bootstrap: int, seed: int,
+                   warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The `overall` entry (the group itself when there is one; else all rows pooled) and the
+    `average` row the papers print (mean of the per-group correlations)."""
+    names = list(groups)
+    if not names:
+        return {}, None
+    if len(names) == 1:
+        return dict(groups[names[0]]), None
+    overall = pooled(per_row, lower, names, fit=fit, bootstrap=bootstrap, seed=seed, warnings=warnings)
+    overall["rows"] = sum_counts([groups[g]["rows"] for g in names])
+    average: dict[str, Any] = {"groups": len(names)}
+    for m in ("plcc", "srcc", "krcc"):
+        values = [groups[g][m] for g in names]
+        average[m] = float(np.mean(values)) if all(v is not None for v in values) else None
+    average["note"] = "mean of the per-group values, as papers print it"
+    return overall, average
 
 
 def _lower_better_groups(lower_better: bool | Iterable[str], names: list[str]) -> set[str]:

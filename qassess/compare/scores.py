@@ -11,8 +11,8 @@ from qassess.errors import UserError
 
 
 def group_metrics(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool, failures: str,
-                   worst: float, bootstrap: int, seed: int, min_rows: int,
-                   warnings: list[str]) -> tuple[dict[str, Any], metrics.Fit | None, pd.DataFrame]:
+                  worst: float, bootstrap: int, seed: int, min_rows: int,
+                  warnings: list[str]) -> tuple[dict[str, Any], metrics.Fit | None, pd.DataFrame]:
     failed = rows["failed"].to_numpy()
     fail_counts = rows.loc[failed, "status"].value_counts().to_dict() if failed.any() else {}
     if failed.any() and failures == "error":
@@ -95,7 +95,8 @@ def _self_check(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool, 
     gt = rows["gt"].to_numpy(dtype=float)
     missing = np.isnan(sc)
     if missing.any() and failures == "error":
-        raise UserError(f"{name}: {int(missing.sum())} rows have no self-check rating; use --failures exclude or worst")
+        raise UserError(f"{name}: {int(missing.sum())} rows have no self-check rating; "
+                        "use --failures exclude or worst")
     if failures == "worst":
         sc[missing] = worst
     use = np.isfinite(sc) & np.isfinite(gt)
@@ -106,12 +107,13 @@ def _self_check(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool, 
     out["missing"] = int(missing.sum())
     image = rows["rating"].to_numpy(dtype=float)
     both = np.isfinite(image) & ~rows["failed"].to_numpy() & np.isfinite(rows["self_check"].to_numpy(dtype=float))
-    consistency = metrics.consistency(image[both], rows["self_check"].to_numpy(dtype=float)[both]) if both.sum() >= 2 else None
+    caption_only = rows["self_check"].to_numpy(dtype=float)
+    consistency = metrics.consistency(image[both], caption_only[both]) if both.sum() >= 2 else None
     return out, consistency
 
 
 def pooled(rows: pd.DataFrame, lower: set[str], names: list[str], *, fit: str | None, bootstrap: int, seed: int,
-            warnings: list[str]) -> dict[str, Any]:
+           warnings: list[str]) -> dict[str, Any]:
     used = rows[rows["used"].to_numpy()]
     pred = used["prediction"].to_numpy(dtype=float)
     gt = used["gt"].to_numpy(dtype=float)

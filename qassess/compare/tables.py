@@ -19,8 +19,6 @@ Source = Union[str, Path, pd.DataFrame]
 
 
 @dataclass
-
-
 class Table:
     """A loaded input: the rows, where they came from, and anything odd met while reading."""
 
@@ -115,7 +113,8 @@ def _sniff_csv(path: Path) -> tuple[str, str, bool]:
             sample = fh.read(65536)
             complete = fh.read(1) == ""
         except UnicodeDecodeError as exc:
-            raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); re-save it as UTF-8") from None
+            raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                            "re-save it as UTF-8") from None
     if not sample.strip():
         raise UserError(f"{path}: the file is empty")
 
@@ -317,7 +316,8 @@ def _json_frame(data: Any, source: str) -> tuple[pd.DataFrame, bool]:
             return pd.DataFrame({"image": list(data.keys()), "score": list(data.values())}), False
         raise UserError(f"{source}: unrecognised JSON layout (an object with keys {', '.join(list(data)[:8])})")
     if not isinstance(data, list) or not data:
-        raise UserError(f"{source}: expected a JSON list of records, found {type(data).__name__ if data else 'nothing'}")
+        found = type(data).__name__ if data else "nothing"
+        raise UserError(f"{source}: expected a JSON list of records, found {found}")
     if all(isinstance(r, dict) and len(r) == 1 and isinstance(next(iter(r.values())), dict) for r in data):
         return _keyed_frame((kv for r in data for kv in r.items()), source), False
     if all(isinstance(r, (list, tuple)) for r in data):
