@@ -166,6 +166,18 @@ def test_json_mapping_of_image_to_score_and_plain_prediction_csv(tmp_path):
     assert report.inputs["predictions"]["score_col"] == "pred_score"
 
 
+@pytest.mark.parametrize("orient", ["columns", "list", "split", "index", "records"])
+def test_pandas_json_layouts(tmp_path, orient):
+    frame = pd.DataFrame({"image": NAMES, "mos": MOS})
+    if orient == "list":
+        (tmp_path / "gt.json").write_text(json.dumps(frame.to_dict(orient="list")))
+    else:
+        frame.to_json(tmp_path / "gt.json", orient=orient)
+    report = compare(write_csv(tmp_path / "p.csv", qassess_rows()), tmp_path / "gt.json")
+    assert report.groups["gt"]["n"] == len(NAMES)
+    assert report.groups["gt"]["plcc"] == pytest.approx(expected(PRED, MOS)[0])
+
+
 def test_dataframes_are_accepted(tmp_path):
     preds = pd.DataFrame({"image": NAMES, "score": PRED})
     report = compare(preds, {"koniq": pd.DataFrame({"image": NAMES, "mos": MOS})})

@@ -305,12 +305,22 @@ def _read_json(path: Path) -> Table:
 def _json_frame(data: Any, source: str) -> tuple[pd.DataFrame, bool]:
     """The JSON layouts in use: a list of records; a list of {image: {fields}} (Q-Reasoning human
     annotations); a mapping image -> fields or image -> score; a wrapper {"<key>": [records]};
-    a list of [image, score] pairs."""
+    a list of [image, score] pairs; pandas' column-wise layouts ({column: [values]},
+    {column: {row: value}}, {"columns": [...], "data": [[...]]})."""
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
         if len(lists) == 1 and len(data) <= 3:
             return _records_frame(lists[0], source), False
-        if data and all(isinstance(v, dict) for v in data.values()):
+        if isinstance(data.get("columns"), list) and isinstance(data.get("data"), list):  # orient="split"
+            return pd.DataFrame(data["data"], columns=[str(c) for c in data["columns"]]), False
+        values = list(data.values())
+        if values and all(isinstance(v, list) and v and not isinstance(v[0], (dict, list)) for v in values) \
+                and len({len(v) for v in values}) == 1:  # {column: [values]}
+            return pd.DataFrame(data), False
+        if values and all(isinstance(v, dict) for v in values):
+            inner = {tuple(v) for v in values}
+            if len(inner) == 1 and all(str(k).isdigit() for k in next(iter(inner))):  # {column: {row: value}}
+                return pd.DataFrame(data), False
             return _keyed_frame(data.items(), source), False
         if data and all(not isinstance(v, (dict, list)) for v in data.values()):
             return pd.DataFrame({"image": list(data.keys()), "score": list(data.values())}), False
