@@ -7,7 +7,7 @@ setup:
 
 demo: setup
 	@$(PY) -m qassess.testing.tiny .cache/tiny-qwen2.5-vl --quiet
-	$(PY) -m qassess score samples -o demo-out.csv --model .cache/tiny-qwen2.5-vl --backend auto --overwrite
+	$(PY) -m qassess score samples -o demo-out.csv --model .cache/tiny-qwen2.5-vl --backend auto --max-new-tokens 96 --overwrite
 
 test: setup
 	$(PY) -m pytest -q

@@ -83,7 +83,7 @@ def _is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _collect(paths: Sequence[str | Path], accept: Callable[[str], bool]) -> list[Path]:
+def collect_files(paths: Sequence[str | Path], accept: Callable[[str], bool]) -> list[Path]:
     """Inputs in the order given, folders walked, de-duplicated by real path (first spelling kept)."""
     found: list[Path] = []
     seen_files: set[str] = set()
@@ -105,7 +105,7 @@ def _collect(paths: Sequence[str | Path], accept: Callable[[str], bool]) -> list
 
 def discover_images(paths: Sequence[str | Path]) -> list[Path]:
     """Image files among `paths` (files, or folders searched recursively), in a deterministic order."""
-    found = _collect(paths, _is_image_name)
+    found = collect_files(paths, _is_image_name)
     if not found:
         where = ", ".join(str(p) for p in paths) or "(no inputs given)"
         raise UserError(f"no images found in {where} (accepted extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})")
@@ -554,7 +554,7 @@ def scan_captions(paths: Sequence[str | Path], id_col: str | None = None, captio
     `skipped`; a duplicate id is an error, since the results could not be told apart."""
     scan = CaptionScan()
     by_id: dict[str, str] = {}
-    for p in _collect(paths, lambda name: name.lower().endswith(".txt")):
+    for p in collect_files(paths, lambda name: name.lower().endswith(".txt")):
         if p.suffix.lower() == ".txt":
             try:
                 items: Iterable[CaptionItem] = [CaptionItem(p.stem, _read_text(p).strip(), str(p))]

@@ -18,19 +18,17 @@ CAPTION_TABLES = {".csv", ".jsonl", ".ndjson", ".json", ".tsv"}
 
 
 def detect_mode(inputs: Sequence[Path]) -> str:
-    """"caption" when every input is a caption table or a folder of .txt files without images."""
-    from qassess.inputs import IMAGE_EXTENSIONS
+    """"caption" when every input is a caption table, a .txt file, or a folder holding .txt files and
+    no images (walked the way image discovery walks: hidden names skipped, links followed once)."""
+    from qassess.inputs import IMAGE_EXTENSIONS, collect_files
 
     def is_caption_source(p: Path) -> bool:
-        if p.is_file():
-            return p.suffix.lower() in CAPTION_TABLES or p.suffix.lower() == ".txt"
-        if p.is_dir():
-            names = [f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")]
-            has_txt = any(f.suffix.lower() == ".txt" for f in names)
-            return has_txt and not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in names)
-        return False
+        if not p.is_dir():
+            return p.is_file() and p.suffix.lower() in CAPTION_TABLES | {".txt"}
+        suffixes = {f.suffix.lower() for f in collect_files([p], lambda name: True)}
+        return ".txt" in suffixes and not suffixes & IMAGE_EXTENSIONS
 
-    return "caption" if inputs and all(is_caption_source(p) for p in inputs) else "image"
+    return "caption" if inputs and all(is_caption_source(Path(p)) for p in inputs) else "image"
 
 
 @dataclass
