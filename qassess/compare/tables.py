@@ -225,21 +225,23 @@ def _read_jsonl(path: Path, select: Select | None = None) -> Table:
     error that names it. pyarrow's multithreaded reader parses the file when it can (about 4x faster
     than json.loads per line on a million rows, same values); the line-by-line parser handles the rest
     and reports bad lines."""
-    body = _read_bytes(path).rstrip()
+    data = _read_bytes(path)
     notes: list[str] = []
-    start = body.rfind(b"\n") + 1
+    end = _content_end(data, len(data))
+    start = data.rfind(b"\n", 0, end) + 1
     try:
-        json.loads(body[start:]) if body else None
+        json.loads(data[start:end]) if end else None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        line = body.count(b"\n") + 1
+        line = data.count(b"\n", 0, end) + 1
         notes.append(f"{path}: ignored a partial last line {line} (the writer was probably interrupted)")
-        body = body[:start].rstrip()
-    if not body:
+        end = _content_end(data, start)
+    if not end:
         raise UserError(f"{path}: no records")
+    body = memoryview(data)[:end]  # no copy of a file that may be half a gigabyte
     frame = _jsonl_arrow(body, select)
     if frame is None:
         records: list[Any] = []
-        for number, line in enumerate(body.decode("utf-8", errors="replace").split("\n"), start=1):
+        for number, line in enumerate(bytes(body).decode("utf-8", errors="replace").split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -252,7 +254,14 @@ def _read_jsonl(path: Path, select: Select | None = None) -> Table:
     return Table(frame, str(path), notes, kind="jsonl")
 
 
-def _jsonl_arrow(body: bytes, select: Select | None) -> pd.DataFrame | None:
+def _content_end(data: bytes, end: int) -> int:
+    """`end` moved back over trailing whitespace."""
+    while end and data[end - 1] in b" \t\r\n":
+        end -= 1
+    return end
+
+
+def _jsonl_arrow(body: memoryview, select: Select | None) -> pd.DataFrame | None:
     """The fast path, or None when pyarrow is missing or refuses the file (then json.loads decides).
 
     When the first lines all have the same keys, only the selected columns are built (an explicit
@@ -266,7 +275,8 @@ def _jsonl_arrow(body: bytes, select: Select | None) -> pd.DataFrame | None:
     try:
         if select is None:
             return pj.read_json(buffer).to_pandas()
-        head = body[: body.find(b"\n", 1 << 18) + 1 or len(body)]
+        cut = bytes(body[: 1 << 18]).rfind(b"\n") + 1 if len(body) > 1 << 18 else len(body)
+        head = bytes(body[: cut or len(body)])  # whole lines from the first 256 KB
         key_sets = {tuple(json.loads(line)) for line in head.splitlines()[:200] if line.strip()}
         if len(key_sets) != 1:  # keys vary between records: let pyarrow see every record
             table = pj.read_json(buffer)
