@@ -158,7 +158,7 @@ def compare(
       qassess compare preds.jsonl gt.csv --refs human_test.json     # + ROUGE-1
       qassess compare preds.csv csiq=csiq.json --lower-better-for csiq
       qassess compare preds.csv gt.csv --bootstrap 1000 --rows rows.csv
-    Ids match by full path, file name or stem (whichever matches most; the notes say which).
+    Ids match by full path, folder/name, file name or stem (whichever matches most; the notes say which).
     Unmatched, duplicated, failed and non-finite rows are counted, never dropped silently.
     """
     from rich.console import Console
@@ -175,9 +175,10 @@ def compare(
         cmp.render_table(report, err if json_out == "-" else Console())
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
-    writers = [(json_out if json_out != "-" else None, lambda p: Path(p).write_text(report.to_json() + "\n")),
+    writers = [(json_out if json_out != "-" else None,
+                lambda p: Path(p).write_text(report.to_json() + "\n", encoding="utf-8")),
                (csv_out, lambda p: cmp.write_summary_csv(report, p)),
-               (markdown_out, lambda p: Path(p).write_text(cmp.to_markdown(report))),
+               (markdown_out, lambda p: Path(p).write_text(cmp.to_markdown(report), encoding="utf-8")),
                (rows_out, lambda p: cmp.write_rows(report, p)),
                (plot_out, lambda p: cmp.plot(report, p))]
     for path, write in writers:
