@@ -56,6 +56,7 @@ def find_column(columns: Sequence[str], candidates: Sequence[str], *, role: str,
 
 def require_column(columns: Sequence[str], candidates: Sequence[str], *, role: str, source: str,
                    override: str | None = None, option: str = "", exclude: Iterable[str] = ()) -> str:
+    """Like find_column, but a missing column is an error that lists the columns that exist."""
     col = find_column(columns, candidates, role=role, source=source, override=override, option=option,
                       exclude=exclude)
     if col is None:
@@ -65,6 +66,7 @@ def require_column(columns: Sequence[str], candidates: Sequence[str], *, role: s
 
 
 def list_columns(columns: Sequence[str], limit: int = 30) -> str:
+    """Column names for an error message (a wide table is cut after `limit`)."""
     shown = ", ".join(str(c) for c in columns[:limit])
     return shown + (f", ... ({len(columns)} in all)" if len(columns) > limit else "")
 
@@ -90,4 +92,5 @@ def to_scores(values: pd.Series, *, column: str, source: str, ids: pd.Series | N
 
 
 def clean_text(values: pd.Series) -> pd.Series:
+    """Text with missing values as "" and outer whitespace removed."""
     return values.astype("str").fillna("").str.strip()

@@ -13,6 +13,7 @@ LEVELS = ("path", "parent/name", "name", "stem")  # most specific first
 
 
 def arrow() -> tuple[Any, Any]:
+    """pyarrow and pyarrow.compute (imported on use: `import qassess` stays fast)."""
     try:
         import pyarrow as pa
         import pyarrow.compute as pc

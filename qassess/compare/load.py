@@ -54,6 +54,10 @@ class Predictions:
 
 def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None, group_col: str | None,
                      want_text: bool, warnings: list[str]) -> Predictions:
+    """Predictions as rows of id, rating, failed, status, error (+ self_check, group, text when present).
+
+    A row failed when its status is not ok or it has no rating; the kind is kept for the counts. Only
+    the columns needed are read (a qassess CSV carries long texts)."""
     chosen: dict[str, str | None] = {}
     all_columns: list[str] = []
 
@@ -131,6 +135,7 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
 
 def load_ground_truth(name: str, source: Source, *, id_col: str | None, gt_col: str | None,
                       group_col: str | None, warnings: list[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Ground truth as rows of id, gt (+ group), and what was detected (columns, header)."""
     chosen: dict[str, str | None] = {}
 
     def select(columns: list[str], headerless: bool) -> dict[str, str]:

@@ -142,6 +142,7 @@ def render_table(report: Report, console: Any) -> None:
 
 
 def to_markdown(report: Report) -> str:
+    """The tables and notes as Markdown (4 decimals), with the warnings."""
     out: list[str] = []
     for title, heads, rows in sections(report):
         out += [f"**{title}**", "", "| " + " | ".join(heads) + " |", "|" + "|".join(" --- " for _ in heads) + "|"]
@@ -153,6 +154,7 @@ def to_markdown(report: Report) -> str:
 
 
 def write_summary_csv(report: Report, path: str | Path) -> None:
+    """--csv: one line per group (and average, pooled), nested values flattened."""
     pd.DataFrame(summary_rows(report)).to_csv(path, index=False)
 
 

@@ -13,6 +13,8 @@ from qassess.errors import UserError
 def group_metrics(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool, failures: str,
                   worst: float, bootstrap: int, seed: int, min_rows: int,
                   warnings: list[str]) -> tuple[dict[str, Any], metrics.Fit | None, pd.DataFrame]:
+    """The metrics of one group after the failure policy, with every row accounted for: returns the
+    metrics (counts under "rows"), the fit, and the rows with `prediction`, `used`, `excluded`, `mapped`."""
     failed = rows["failed"].to_numpy()
     fail_counts = rows.loc[failed, "status"].value_counts().to_dict() if failed.any() else {}
     if failed.any() and failures == "error":
@@ -114,6 +116,8 @@ def _self_check(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool, 
 
 def pooled(rows: pd.DataFrame, lower: set[str], names: list[str], *, fit: str | None, bootstrap: int, seed: int,
            warnings: list[str]) -> dict[str, Any]:
+    """All used rows of every group together; lower-better groups are sign-flipped when directions mix,
+    and a warning says when the groups' scales differ (the pooled numbers then mean little)."""
     used = rows[rows["used"].to_numpy()]
     pred = used["prediction"].to_numpy(dtype=float)
     gt = used["gt"].to_numpy(dtype=float)
