@@ -427,6 +427,7 @@ def test_fit_is_reported_and_a_failed_fit_is_not_hidden(tmp_path):
     report = compare(flat, koniq_csv(tmp_path / "gt.csv"), fit="logistic4")
     assert report.groups["gt"]["plcc"] is None and report.groups["gt"]["fit"]["converged"] is False
     assert any("did not converge" in w for w in report.warnings)
+    assert any("all used predictions are equal (3): correlations are undefined" in w for w in report.warnings)
 
 
 def test_several_named_files_average_and_pooled_rows(tmp_path):

@@ -77,7 +77,12 @@ def _intervals(pred: np.ndarray, gt: np.ndarray, lower: bool, fit: metrics.Fit |
 
 
 def _scale_note(name: str, out: dict[str, Any], pred: np.ndarray, gt: np.ndarray, warnings: list[str]) -> None:
+    """Warnings for numbers that would mislead: undefined or negative correlations, errors across scales."""
     srcc = out.get("srcc")
+    if srcc is None:
+        which = "predictions" if np.ptp(pred) == 0 else "ground-truth values"
+        warnings.append(f"{name}: all used {which} are equal ({(pred if which == 'predictions' else gt)[0]:.4g}): "
+                        "correlations are undefined")
     if srcc is not None and srcc < -0.2 and not out.get("lower_better"):
         warnings.append(f"{name}: SRCC is negative ({srcc:.3f}); if lower ground truth means better quality "
                         f"(DMOS), pass --lower-better or --lower-better-for {name}")
