@@ -310,6 +310,20 @@ def test_lora_adapter_directory(tmp_path, tiny_model, hf):
         create_backend("vllm", str(tmp_path / "adapter"))
 
 
+def test_transparency_is_composited_on_white(hf):
+    from PIL import Image
+
+    from qassess.backends.base import as_rgb
+
+    clear = Image.new("RGBA", (56, 56), (10, 200, 30, 0))  # fully transparent green
+    assert as_rgb(clear).getpixel((0, 0)) == (255, 255, 255)
+    assert as_rgb(Image.new("LA", (56, 56), (0, 0))).getpixel((0, 0)) == (255, 255, 255)
+    assert as_rgb(Image.new("L", (56, 56), 7)).getpixel((0, 0)) == (7, 7, 7)
+    white = Image.new("RGB", (56, 56), (255, 255, 255))
+    sampling = Sampling(max_new_tokens=6)
+    assert hf.generate([Request(IMAGE_MESSAGES, clear)], sampling) == hf.generate([Request(IMAGE_MESSAGES, white)], sampling)
+
+
 # --- vLLM backend (one engine per session) ----------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -363,6 +377,26 @@ def test_vllm_text_only_and_min_tokens(vllm_backend, hf_big):
     assert vllm_backend.generate(request, sampling) == hf_big.generate(request, sampling)
 
 
+def odd_mode_requests(min_pixels: int, max_pixels: int) -> list[Request]:
+    """Grayscale, 16-bit, palette and half-transparent images: both backends must convert them alike."""
+    from PIL import Image
+
+    rgb = budget_image(500, 375, 5, min_pixels, max_pixels)
+    rgba = rgb.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(rgb.size))
+    images = [rgb.convert("L"), rgb.convert("L").convert("I;16"), rgb.convert("P"), rgba, rgb.convert("CMYK")]
+    return [Request(IMAGE_MESSAGES, image) for image in images]
+
+
+@pytest.mark.vllm
+def test_vllm_odd_image_modes_match_transformers(vllm_backend, hf_big):
+    requests = odd_mode_requests(BIG_MIN, BIG_MAX)
+    sampling = Sampling(max_new_tokens=8)
+    out = vllm_backend.generate(requests, sampling)
+    assert out == hf_big.generate(requests, sampling)
+    assert len({texts[0] for texts in out}) > 1
+
+
 # --- the CI rule for vllm-marked tests ----------------------------------------------------------------
 
 @pytest.mark.parametrize("ci,expected", [("1", "1 error"), ("true", "1 error"), ("", "1 skipped"), ("0", "1 skipped")])
@@ -383,3 +417,4 @@ def test_vllm_tests_fail_in_ci_when_vllm_cannot_be_imported(tmp_path, ci, expect
     assert (run.returncode != 0) == (expected == "1 error")
     if run.returncode:
         assert "vllm cannot be imported in CI" in run.stdout
+

@@ -118,6 +118,22 @@ def load_processor(model: str, *, trust_remote_code: bool = False):
     return processor
 
 
+def as_rgb(image: "Image.Image") -> "Image.Image":
+    """8-bit RGB with transparency composited on white. qassess's loader already hands over RGB; this
+    keeps the backends agreeing for API callers who pass other modes (transformers would drop the alpha
+    channel, vLLM composites on white)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info:
+        from PIL import Image as PILImage
+
+        rgba = image.convert("RGBA")
+        flat = PILImage.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
 def _edge(size: Any, key: str) -> int | None:
     if size is None:
         return None

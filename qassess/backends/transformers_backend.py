@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from qassess.backends.base import Backend, Request, Sampling, load_processor, one_line
+from qassess.backends.base import Backend, Request, Sampling, as_rgb, load_processor, one_line
 from qassess.errors import UserError
 
 _OPTIONS = {"attn_implementation"}
@@ -106,7 +106,7 @@ class TransformersBackend(Backend):
 
     def _generate_batch(self, requests: list[Request], sampling: Sampling) -> list[list[str]]:
         torch = self._torch
-        images = [r.image for r in requests if r.image is not None]
+        images = [as_rgb(r.image) for r in requests if r.image is not None]
         inputs: dict[str, Any] = dict(text=[self.chat_text(r) for r in requests], padding=True, return_tensors="pt")
         if images:
             inputs.update(images=images, images_kwargs={"size": self._size_kwargs()})

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from qassess.backends.base import Backend, Request, Sampling, load_processor, one_line
+from qassess.backends.base import Backend, Request, Sampling, as_rgb, load_processor, one_line
 from qassess.errors import UserError
 
 # Passed straight to vllm.LLM when given as backend options (anything else is a typo, said so).
@@ -141,7 +141,7 @@ class VLLMBackend(Backend):
         for request in requests:
             prompt: dict[str, Any] = {"prompt": self.chat_text(request)}
             if request.image is not None:
-                prompt["multi_modal_data"] = {"image": request.image}
+                prompt["multi_modal_data"] = {"image": as_rgb(request.image)}
             prompts.append(prompt)
         with _quiet_budget_warning():
             outputs = self._llm.generate(prompts, params, use_tqdm=False)
