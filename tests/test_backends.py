@@ -174,7 +174,7 @@ def test_auto_on_cpu_weighs_job_size_against_model_size(monkeypatch, tmp_path, t
 
 def test_auto_unknown_model_size_uses_the_measured_break_even(monkeypatch):
     _pretend(monkeypatch, "cpu")
-    monkeypatch.setattr(backends, "_config", lambda model: None)
+    monkeypatch.setattr(backends, "read_model_config", lambda model: None)
     assert resolve_auto("someone/some-vlm", backends.CPU_BREAK_EVEN_IMAGES - 1)[0] == "transformers"
     assert resolve_auto("someone/some-vlm", backends.CPU_BREAK_EVEN_IMAGES)[0] == "vllm"
 

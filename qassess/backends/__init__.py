@@ -9,12 +9,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as metadata
 import importlib.util
-import json
 import math
-from pathlib import Path
 from typing import Any
 
-from qassess.backends.base import Backend, Request, Sampling, check_model
+from qassess.backends.base import Backend, Request, Sampling, check_model, read_model_config
 from qassess.errors import UserError
 
 ENTRY_POINT_GROUP = "qassess.backends"
@@ -76,25 +74,6 @@ def vllm_build() -> str | None:
         return None
 
 
-def _config(model: str) -> dict | None:
-    path = Path(model) / "config.json"
-    if not path.is_file():
-        try:
-            from huggingface_hub import try_to_load_from_cache  # local cache only, no network
-
-            cached = try_to_load_from_cache(model, "config.json")
-        except Exception:  # noqa: BLE001 - any failure just means "size unknown"
-            return None
-        if not isinstance(cached, str):
-            return None
-        path = Path(cached)
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return cfg if isinstance(cfg, dict) else None
-
-
 def compute_params(cfg: dict) -> int | None:
     """Parameters that cost compute per token (no input embedding), estimated from a Qwen-style config."""
     text = cfg.get("text_config") or cfg
@@ -115,7 +94,7 @@ def compute_params(cfg: dict) -> int | None:
 
 def cpu_break_even(model: str) -> tuple[int, str]:
     """Images from which vLLM beats transformers on CPU for this model, and how that was estimated."""
-    cfg = _config(model)
+    cfg = read_model_config(model)
     params = compute_params(cfg) if cfg else None
     if not params:
         return CPU_BREAK_EVEN_IMAGES, "model size unknown"

@@ -90,6 +90,27 @@ def check_model(model: str | Path) -> ModelRef:
     raise UserError(f"model not found: {text}")
 
 
+def read_model_config(model: str) -> dict | None:
+    """config.json of a local model directory, or of a hub id already in the local HF cache (never
+    fetched). None when unavailable: callers then fall back to library defaults."""
+    path = Path(model).expanduser() / "config.json"
+    if not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(model, "config.json")
+        except Exception:  # noqa: BLE001 - an invalid repo id or a broken cache both mean "unknown"
+            return None
+        if not isinstance(cached, str):
+            return None
+        path = Path(cached)
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return cfg if isinstance(cfg, dict) else None
+
+
 def normalize_dtype(dtype: str) -> str:
     try:
         return DTYPES[str(dtype).lower()]

@@ -6,14 +6,13 @@ entry point (`if __name__ == "__main__":`): vLLM starts its engine in a subproce
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import warnings
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from qassess.backends.base import Backend, Request, Sampling, as_rgb, load_processor, one_line
+from qassess.backends.base import (Backend, Request, Sampling, as_rgb, load_processor, one_line,
+                                   read_model_config)
 from qassess.errors import UserError
 
 # Passed straight to vllm.LLM when given as backend options (anything else is a typo, said so).
@@ -28,12 +27,8 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def _kv_bytes_per_token(model: str, dtype_bytes: int) -> int | None:
-    try:
-        cfg = json.loads((Path(model) / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    text = cfg.get("text_config") or cfg
+def _kv_bytes_per_token(cfg: dict | None, dtype_bytes: int) -> int | None:
+    text = (cfg or {}).get("text_config") or cfg or {}
     try:
         heads = text["num_attention_heads"]
         head_dim = text.get("head_dim") or text["hidden_size"] // heads
@@ -99,19 +94,18 @@ class VLLMBackend(Backend):
     def _default_max_model_len(self, max_image_tokens: int) -> int | None:
         """Image tokens + text room, capped by the model: the model's own limit (Qwen: 128k) would need
         far more KV cache than a CPU job ever uses."""
+        cfg = read_model_config(self.model) or {}
         try:
-            cfg = json.loads((Path(self.model) / "config.json").read_text())
-            text = cfg.get("text_config") or cfg
-            limit = int(text["max_position_embeddings"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # hub id or unusual config: let vLLM decide
+            limit = int((cfg.get("text_config") or cfg)["max_position_embeddings"])
+        except (KeyError, TypeError, ValueError):
+            return None  # unknown: let vLLM decide
         return min(limit, max_image_tokens + DEFAULT_TEXT_TOKENS)
 
     def _cpu_environment(self, max_len: int | None) -> None:
         """Defaults measured on CPU (stack.md); a value the user exported always wins."""
         os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")  # uses all cores; faster than binding
         dtype_bytes = 4 if self.dtype == "float32" else 2
-        per_token = _kv_bytes_per_token(self.model, dtype_bytes)
+        per_token = _kv_bytes_per_token(read_model_config(self.model), dtype_bytes)
         gib = 4
         if per_token and max_len:
             gib = max(1, math.ceil(2 * max_len * per_token / 2**30))  # two full-length sequences
