@@ -250,10 +250,8 @@ def load_training_data(data: DataSection) -> TrainingData:
     rows = read_rows(data.scores)
     if not rows:
         raise UserError(f"{data.scores} holds no rows")
-    if data.limit is not None:
-        if data.limit < 1:
-            raise UserError(f"data.limit must be >= 1, got {data.limit}")
-        rows = rows[: data.limit]
+    if data.limit is not None and data.limit < 1:
+        raise UserError(f"data.limit must be >= 1, got {data.limit}")
     image_col = _find_column(rows, data.image_column, IMAGE_COLUMNS, "image", data.scores)
     score_col = _find_column(rows, data.score_column, SCALED_SCORE_COLUMNS + RAW_SCORE_COLUMNS, "score",
                              data.scores)
@@ -264,6 +262,8 @@ def load_training_data(data: DataSection) -> TrainingData:
         shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
         raise UserError(f"{data.scores}: {len(bad)} rows have no numeric {score_col!r} (rows {shown})")
     scores, scaling = _scale(raw, score_col, data)  # type: ignore[arg-type]
+    if data.limit is not None:  # after scaling: a subset keeps the targets the full data gives
+        names, rows, scores = names[: data.limit], rows[: data.limit], scores[: data.limit]
 
     references = {_key(n): reference_text(row) for n, row in zip(names, rows)}
     if data.references:
@@ -447,7 +447,7 @@ def _callbacks(output_dir: Path, show_progress: bool) -> list:
                 self.progress.update(self.task, completed=state.global_step)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if self.progress is None or not logs or "reward" not in logs:
+            if self.progress is None or not logs or not isinstance(logs.get("reward"), (int, float)):
                 return
             parts = [f"reward {logs['reward']:.3f}"]
             parts += [f"{k.split('/')[1]} {v:.3f}" for k, v in logs.items()

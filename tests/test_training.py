@@ -87,6 +87,8 @@ def test_koniq_csv_is_min_max_scaled_from_the_data(tmp_path):
     assert data.scaling == {"column": "MOS", "rule": "1 + 4 (x - min) / (max - min)", "min": 20.0, "max": 80.0,
                             "range_from": "data"}
     assert all(Path(e.image_path).parent == tmp_path for e in data.examples)
+    first_two = load_training_data(DataSection(scores=str(scores), limit=2))  # scaled as with every row
+    assert [e.score for e in first_two.examples] == [1.0, pytest.approx(1 + 4 * 40 / 60)]
 
 
 def test_koniq_preset_and_flipped_dmos(tmp_path):
@@ -320,3 +322,51 @@ def test_self_consistency_generates_with_the_live_policy(tiny_model, sample_data
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
     after = generate_with_trainer(trainer, conversations, 12, 0.0)
     assert after != before
+
+
+
+def test_stage2_through_the_vllm_engine_uses_short_limits_and_restores_them(tiny_model):
+    """With use_vllm the stage-2 prompts go to TRL's engine as token ids, without images, with the
+    reward's token limit and temperature for that call only (vLLM training itself needs a GPU)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoProcessor
+
+    from qassess.prompts import get_template
+    from qassess.training import generate_with_trainer
+
+    processor = AutoProcessor.from_pretrained(tiny_model)
+    tokenizer = processor.tokenizer
+
+    class Engine:  # TRL's VLLMGeneration interface: generate(prompts, images, num_generations)
+        max_completion_length, temperature = 1024, 1.0
+
+        def generate(self, prompts, images, num_generations):
+            self.seen = (prompts, images, num_generations, self.max_completion_length, self.temperature)
+            answer = tokenizer('<answer>{"rating": 3}</answer>', add_special_tokens=False)["input_ids"]
+            return prompts, [answer for _ in prompts], None, None
+
+    engine = Engine()
+    trainer = SimpleNamespace(use_vllm=True, vllm_generation=engine, processing_class=processor)
+    conversations = [get_template("paper").caption_messages(c) for c in ("a dog", "a cat")]
+    out = generate_with_trainer(trainer, conversations, 40, 0.7)
+    assert out == ['<answer>{"rating": 3}</answer>'] * 2
+    prompts, images, n, limit, temperature = engine.seen
+    assert images is None and n == 1 and (limit, temperature) == (40, 0.7)
+    assert "a cat" in tokenizer.decode(prompts[1]) and "<|image_pad|>" not in tokenizer.decode(prompts[1])
+    assert (engine.max_completion_length, engine.temperature) == (1024, 1.0)  # restored
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_merged_output_scores_with_vllm(trained, sample_data, tmp_path, monkeypatch):
+    """`--merge` (or ensure_merged) gives vLLM a plain model directory."""
+    from qassess.training import ensure_merged
+
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    out = tmp_path / "vllm.csv"
+    result = CliRunner().invoke(app, ["score", sample_data["images"], "-o", str(out), "--model",
+                                      str(ensure_merged(trained)), "--backend", "vllm", "--max-new-tokens", "8"])
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as f:
+        assert len(list(csv.DictReader(f))) == 8
