@@ -209,10 +209,12 @@ def train(
       qassess train recipes/full.yaml --learning_rate 2e-6 --output_dir runs/x
       qassess train recipes/full.yaml --data.scores my.csv --skip-missing --rewards.prediction.threshold 0.3
       accelerate launch --config_file recipes/accelerate/zero3.yaml -m qassess train recipes/full.yaml
-    Bare keys name a GRPOConfig field or a unique model/data/lora key; others take their section:
-    --lora.r 16. The output directory holds the LoRA adapter and processor (usable as
-    `qassess score --model DIR`); --merge also writes the merged model to DIR/merged. A rerun resumes
-    from the last checkpoint in the output directory (--resume_from_checkpoint false starts over).
+
+    \b
+    Overrides: a bare key is a GRPOConfig field or a unique model/data/lora key;
+    other keys take their section, e.g. --lora.r 16.
+    Output: LoRA adapter + processor (qassess score --model DIR); --merge adds DIR/merged.
+    A rerun resumes from the last checkpoint (--resume_from_checkpoint false starts over).
     """
     from qassess.recipes import load_recipe
     from qassess.training import train as run_training

@@ -452,7 +452,7 @@ def _callbacks(output_dir: Path, show_progress: bool) -> list:
             parts = [f"reward {logs['reward']:.3f}"]
             parts += [f"{k.split('/')[1]} {v:.3f}" for k, v in logs.items()
                       if k.startswith("rewards/") and k.endswith("/mean") and isinstance(v, (int, float))]
-            self.progress.update(self.task, description=" | ".join(parts))
+            self.progress.update(self.task, description=parts[0])
             self.progress.console.print(f"step {state.global_step}: " + ", ".join(parts), highlight=False,
                                         soft_wrap=True)
 
