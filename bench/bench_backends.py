@@ -115,6 +115,8 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--vision-tokens", type=int, default=256, help="max vision tokens per image (budget)")
     parser.add_argument("--batch-sizes", default="8,16", help="batch sizes tried for the transformers backend")
+    parser.add_argument("--vllm-batch-sizes", default="all",
+                        help='requests per vLLM generate call, e.g. "8,all" (qassess score sends --batch-size)')
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None,
@@ -152,16 +154,25 @@ def main() -> int:
         import vllm  # noqa: F401 - timed separately: it is most of vLLM's start-up
 
         import_s = time.perf_counter() - start
-        startup, seconds, texts = qassess_backend("vllm", model_dir, images, args, None)
-        rows.append((f"vLLM backend (import {import_s:.0f} s + engine)", import_s + startup, seconds))
-        same = sum(a == t for a, t in zip(reference, texts))
-        print(f"  vLLM: {same}/{len(texts)} texts equal to naive (random weights: near-ties may flip)")
+        import subprocess
+
+        probe = "import time; t = time.perf_counter(); import vllm; print(time.perf_counter() - t)"
+        cold = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
+        if cold.returncode == 0:
+            print(f"  vLLM import in a fresh process: {float(cold.stdout.split()[-1]):.1f} s "
+                  f"(here, after torch/transformers: {import_s:.1f} s)")
+        for b in args.vllm_batch_sizes.split(","):
+            size = None if b == "all" else int(b)
+            startup, seconds, texts = qassess_backend("vllm", model_dir, images, args, size)
+            rows.append((f"vLLM backend, {b} per call (import {import_s:.0f} s + engine)", import_s + startup, seconds))
+            same = sum(a == t for a, t in zip(reference, texts))
+            print(f"  vLLM {b}: {same}/{len(texts)} texts equal to naive (random weights: near-ties may flip)")
 
     base = args.images / rows[0][2]
-    print(f"\n{'setup':<44} {'start-up s':>10} {'img/s':>8} {'vs naive':>9}")
+    print(f"\n{'setup':<56} {'start-up s':>10} {'img/s':>8} {'vs naive':>9}")
     for label, startup, seconds in rows:
         rate = args.images / seconds
-        print(f"{label:<44} {startup:>10.1f} {rate:>8.2f} {rate / base:>8.2f}x")
+        print(f"{label:<56} {startup:>10.1f} {rate:>8.2f} {rate / base:>8.2f}x")
     return 0
 
 

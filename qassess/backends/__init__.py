@@ -122,7 +122,8 @@ def resolve_auto(model: str, n_items: int | None) -> tuple[str, str]:
     if n_items is None:
         return "transformers", "job size unknown; on CPU vLLM's ~40 s start-up pays off only for large jobs"
     threshold, basis = cpu_break_even(ref.name)
+    approx = f"{float(f'{threshold:.2g}'):.0f}"  # an estimate: two significant figures
     if n_items >= threshold:
-        return "vllm", f"{n_items} items on CPU: above the ~{threshold} where vLLM's start-up pays off ({basis})"
-    return "transformers", (f"{n_items} items on CPU: below the ~{threshold} where vLLM's ~40 s start-up "
+        return "vllm", f"{n_items} items on CPU: above the ~{approx} where vLLM's start-up pays off ({basis})"
+    return "transformers", (f"{n_items} items on CPU: below the ~{approx} where vLLM's ~40 s start-up "
                             f"pays off ({basis})")
