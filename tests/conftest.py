@@ -16,6 +16,20 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2.5-vl-tiny", size="tiny", seed=0)
 
 
+@pytest.fixture(scope="session")
+def tiny_vllm_backend(tiny_model):
+    """ONE vLLM engine on the tiny model for the whole session (start-up ~20-40 s on CPU): float32, pixel
+    budget 4 to 192 vision tokens (larger than the model's own 64, so the override path is exercised).
+    Use it only from tests marked `vllm`."""
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from qassess.backends import create_backend
+
+    backend = create_backend("vllm", str(tiny_model), dtype="float32", min_pixels=4 * 28 * 28,
+                             max_pixels=192 * 28 * 28)
+    yield backend
+    backend.close()
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 

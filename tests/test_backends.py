@@ -15,7 +15,7 @@ IMAGE_MESSAGES = [
     {"role": "system", "content": "Describe, reason, then rate the picture."},
     {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is your overall rating?"}]},
 ]
-# A larger budget than the tiny model's own (64 vision tokens): exercises the override path.
+# The session vLLM engine's budget (conftest): larger than the tiny model's own, so the override is tested.
 BIG_MIN, BIG_MAX = 4 * 28 * 28, 192 * 28 * 28
 
 
@@ -326,14 +326,10 @@ def test_transparency_is_composited_on_white(hf):
 
 # --- vLLM backend (one engine per session) ----------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def vllm_backend(tiny_model):
-    import os
-
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    backend = create_backend("vllm", str(tiny_model), dtype="float32", min_pixels=BIG_MIN, max_pixels=BIG_MAX)
-    yield backend
-    backend.close()
+@pytest.fixture(scope="module")
+def vllm_backend(tiny_vllm_backend):
+    assert tiny_vllm_backend.pixel_budget()[:2] == (BIG_MIN, BIG_MAX)
+    return tiny_vllm_backend
 
 
 @pytest.fixture(scope="module")
