@@ -29,6 +29,19 @@ def test_shipped_recipes_parse(name):
     assert recipe.training["output_dir"].startswith("runs/")
 
 
+@pytest.mark.parametrize("name", ["full", "baseline", "tiny-cpu", "ablations/no-self-consistency",
+                                  "ablations/no-reasoning", "ablations/reasoning-only"])
+def test_shipped_recipes_make_a_valid_grpo_config(name, tmp_path):
+    """TRL accepts every training section (GPU recipes checked with use_cpu, as this machine has no GPU)."""
+    from qassess.training import grpo_config
+
+    recipe = load_recipe(RECIPES / f"{name}.yaml", ["--use_cpu", "true"])
+    config = grpo_config(recipe, tmp_path, [r.weight for r in recipe.rewards])
+    assert config.num_generations == 4 and config.generation_batch_size % config.num_generations == 0
+    assert config.reward_weights == [r.weight for r in recipe.rewards]
+    assert config.model_init_kwargs["dtype"] == recipe.model.dtype
+
+
 def test_full_recipe_is_the_papers_setup():
     recipe = load_recipe(RECIPES / "full.yaml")
     assert [r.name for r in recipe.rewards] == ["format", "prediction", "self_consistency", "reasoning"]
