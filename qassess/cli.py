@@ -68,7 +68,7 @@ def score(
     template: str = typer.Option("paper", "--template", help="Prompt preset (paper, q-insight) or a YAML/JSON template file."),
     self_check: bool = typer.Option(False, "--self-check", help="Also rate each image's own caption without the image; keeps both ratings and their gap."),
     samples: int = typer.Option(1, "--samples", "-n", help="Sampled answers per image (needs --temperature > 0); the mean and spread are kept."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Inputs per generate call."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Inputs per generate call (default: 64 with vLLM, 8 otherwise)."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget per image (default: the model's processor setting)."),
     min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Lower pixel budget (default: the model's)."),
     max_decode_pixels: int = typer.Option(100_000_000, "--max-decode-pixels", help="Refuse images larger than this before decoding them."),

@@ -13,6 +13,10 @@ from qassess.parsing import Parsed, parse_completion
 from qassess.prompts import Template, get_template
 
 DEFAULT_MAX_DECODE_PIXELS = 100_000_000  # guard against decompression bombs; 12 MP phones are far below
+# vLLM schedules a large call itself and was 1.5x faster with all images in one call than with 8 per
+# call (bench_backends); transformers pads a batch to its longest prompt, so it wants small ones.
+DEFAULT_BATCH = {"vllm": 64}
+DEFAULT_BATCH_OTHER = 8
 
 
 @dataclass
@@ -22,7 +26,7 @@ class Settings:
     model: str
     backend: str = "auto"
     template: str = "paper"
-    batch_size: int = 8
+    batch_size: int | None = None  # None: what suits the backend (DEFAULT_BATCH)
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = 0
@@ -40,7 +44,7 @@ class Settings:
     backend_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise UserError("--batch-size must be at least 1")
         if self.samples < 1:
             raise UserError("--samples must be at least 1")
@@ -93,10 +97,13 @@ class Assessor:
     input order, `iter_image_batches`/`iter_caption_batches` yield one list per batch (for writers that
     flush per batch)."""
 
-    def __init__(self, settings: Settings | None = None, /, **options):
+    def __init__(self, settings: Settings | None = None, /, *, loaded_backend=None, **options):
+        """`loaded_backend`: an already created Backend to use (e.g. one vLLM engine shared by several
+        assessors); it is then not closed by `close()`."""
         self.settings = settings or Settings(**options)
         self.template: Template = get_template(self.settings.template)
-        self._backend = None
+        self._backend = loaded_backend
+        self._owns_backend = loaded_backend is None
         self.backend_reason: str | None = None
 
     # -- backend -------------------------------------------------------------------------------
@@ -114,13 +121,19 @@ class Assessor:
         return self._backend
 
     @property
+    def batch_size(self) -> int:
+        if self.settings.batch_size:
+            return self.settings.batch_size
+        return DEFAULT_BATCH.get(self.backend_name or "", DEFAULT_BATCH_OTHER)
+
+    @property
     def backend_name(self) -> str | None:
         return self._backend.name if self._backend is not None else None
 
     def close(self) -> None:
-        if self._backend is not None:
+        if self._backend is not None and self._owns_backend:
             self._backend.close()
-            self._backend = None
+        self._backend = None
 
     def __enter__(self) -> "Assessor":
         return self
@@ -202,9 +215,9 @@ class Assessor:
         budget = PixelBudget(min_pixels=min_px, max_pixels=max_px, factor=factor,
                              max_decode_pixels=s.max_decode_pixels)
         messages = self.template.image_messages()
-        loaded = prefetch_images(paths, budget, workers=s.workers, ahead=max(2 * s.batch_size, 8))
+        loaded = prefetch_images(paths, budget, workers=s.workers, ahead=max(2 * self.batch_size, 8))
         try:
-            for chunk in _batched(loaded, s.batch_size):
+            for chunk in _batched(loaded, self.batch_size):
                 records, requests, slots = [], [], []
                 for path, image, error in chunk:
                     record = {**self._base("image", Path(path).stem, str(path)), "max_pixels": max_px}
@@ -232,12 +245,11 @@ class Assessor:
         """Rate captions alone (stage 2): `items` have `.id`, `.caption`, `.source`."""
         from qassess.backends.base import Request
 
-        s = self.settings
         self.backend(len(items))
-        for chunk in _batched(items, s.batch_size):
+        for chunk in _batched(items, self.batch_size):
             records = [{**self._base("caption", it.id, it.source)} for it in chunk]
             requests = [Request(self.template.caption_messages(it.caption)) for it in chunk]
-            for i, out in enumerate(self._generate(requests, s.samples)):
+            for i, out in enumerate(self._generate(requests, self.settings.samples)):
                 records[i] = self._finish(records[i], out)
                 records[i]["caption"] = chunk[i].caption  # the input, not a (missing) generated caption
             yield records

@@ -359,20 +359,19 @@ def test_stage2_through_the_vllm_engine_uses_short_limits_and_restores_them(tiny
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_merged_output_scores_with_vllm(trained, sample_data, tmp_path):
-    """`--merge` (or ensure_merged) gives vLLM a plain model directory. Run as its own process, as users
-    run it (vLLM's engine process and in-process output capture do not mix)."""
+def test_training_output_scores_with_vllm(trained, sample_data, tmp_path):
+    """The train output directory itself works as `--model` for vLLM (merged once into DIR/merged). Run
+    as its own process, as users run it (vLLM's engine process and in-process output capture do not mix)."""
     import os
     import subprocess
     import sys
 
-    from qassess.training import ensure_merged
-
     out = tmp_path / "vllm.csv"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     result = subprocess.run([sys.executable, "-m", "qassess", "score", sample_data["images"], "-o", str(out),
-                             "--model", str(ensure_merged(trained)), "--backend", "vllm", "--max-new-tokens", "8"],
+                             "--model", str(trained), "--backend", "vllm", "--max-new-tokens", "8"],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "LoRA adapter: using its merged copy" in result.stderr and (trained / "merged" / "config.json").is_file()
     with open(out, newline="") as f:
         assert len(list(csv.DictReader(f))) == 8

@@ -106,8 +106,6 @@ def resolve_auto(model: str, n_items: int | None) -> tuple[str, str]:
     """(backend name, a short human reason). vLLM on a GPU; on CPU only when the job amortises its
     start-up (~40 s against ~10 s for transformers); else transformers."""
     ref = check_model(model)
-    if ref.adapter:
-        return "transformers", "a LoRA adapter directory (vLLM needs a merged model)"
     build = vllm_build()
     if build is None:
         return "transformers", "vLLM is not installed"

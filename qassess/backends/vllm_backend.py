@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import warnings
 from typing import Any, Iterator, Sequence
 
@@ -45,14 +46,24 @@ def _quiet_budget_warning() -> Iterator[None]:
         yield
 
 
+def _merged(adapter_dir: str):
+    """The adapter merged into its base model, once (kept in ADAPTER_DIR/merged and reused)."""
+    try:
+        from qassess.training import ensure_merged
+    except ImportError as err:
+        raise UserError(f"{adapter_dir} is a LoRA adapter and merging it needs peft ({one_line(err)}); "
+                        "use --backend transformers") from None
+    print(f"{adapter_dir} is a LoRA adapter: using its merged copy for vLLM (made once)", file=sys.stderr)
+    return ensure_merged(adapter_dir)
+
+
 class VLLMBackend(Backend):
     name = "vllm"
 
     def __init__(self, model: str, **kwargs: Any):
         super().__init__(model, **kwargs)
-        if self.model_ref.adapter:
-            raise UserError(f"{self.model} is a LoRA adapter: merge it into its base model for vLLM, "
-                            "or use --backend transformers")
+        if self.model_ref.adapter:  # e.g. a `qassess train` output: vLLM loads plain model folders only
+            self.model = str(_merged(self.model))
         unknown = set(self.options) - _OPTIONS
         if unknown:
             raise UserError(f"unknown option(s) for the vllm backend: {', '.join(sorted(unknown))}")
