@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from qassess.cli import app
 from qassess.errors import UserError
 from qassess.recipes import DataSection, load_recipe
-from qassess.training import load_training_data, read_rows, reference_text
+from qassess.training_data import load_training_data, read_rows, reference_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_RECIPE = ROOT / "recipes" / "tiny-cpu.yaml"
