@@ -422,7 +422,7 @@ class CaptionScan:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     """UTF-8 (BOM tolerated) or UTF-16 with a BOM (what Windows Notepad calls "Unicode")."""
     data = path.read_bytes()
     encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
@@ -461,7 +461,7 @@ def _cell_text(value: object, source: str) -> str:
 
 
 def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
-    text = _read_text(path)
+    text = read_text(path)
     first = text.split("\n", 1)[0]
     if path.suffix.lower() == ".tsv":
         delimiter = "\t"
@@ -490,7 +490,7 @@ def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
 
 def _jsonl_rows(path: Path) -> tuple[list[str], list[tuple[str, dict | None]]]:
     """One object per line; a partial last line (a run that crashed mid-write) comes back as None."""
-    lines = _read_text(path).split("\n")
+    lines = read_text(path).split("\n")
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     rows: list[tuple[str, dict]] = []
     columns: dict[str, None] = {}
@@ -515,7 +515,7 @@ def _jsonl_rows(path: Path) -> tuple[list[str], list[tuple[str, dict | None]]]:
 def _json_rows(path: Path) -> tuple[list[str], list[tuple[str, dict]]]:
     """A JSON list of objects, or one {id: caption} object (read as columns id and caption)."""
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise UserError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()):
@@ -557,7 +557,7 @@ def scan_captions(paths: Sequence[str | Path], id_col: str | None = None, captio
     for p in collect_files(paths, lambda name: name.lower().endswith(".txt")):
         if p.suffix.lower() == ".txt":
             try:
-                items: Iterable[CaptionItem] = [CaptionItem(p.stem, _read_text(p).strip(), str(p))]
+                items: Iterable[CaptionItem] = [CaptionItem(p.stem, read_text(p).strip(), str(p))]
             except OSError as e:
                 raise UserError(f"cannot read {p}: {e.strerror or e}") from None
         elif p.suffix.lower() in TABLE_SUFFIXES:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from qassess.errors import UserError
+from qassess.inputs import read_text
 from qassess.recipes import DataSection, mos_range
 
 SCALE = (1.0, 5.0)
@@ -53,7 +54,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if suffix in (".csv", ".tsv", ".txt"):
         return _csv_rows(path)
     if suffix in (".json", ".jsonl", ".ndjson"):
-        text = _text(path)
+        text = read_text(path)
         if suffix == ".json":
             try:
                 data = json.loads(text)
@@ -71,20 +72,11 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     raise UserError(f"{path}: unsupported data file type {suffix or '(none)'}; use .csv, .tsv, .json or .jsonl")
 
 
-def _text(path: Path) -> str:
-    data = path.read_bytes()
-    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-
-
 def _csv_rows(path: Path) -> list[dict[str, Any]]:
     import csv
     import io
 
-    text = _text(path)
+    text = read_text(path)
     header = text.split("\n", 1)[0]
     if path.suffix.lower() == ".tsv":
         delimiter = "\t"
