@@ -144,3 +144,24 @@ def test_resume_refuses_another_model(tmp_path, tiny_model):
                                "template": "paper", "status": "ok"}) + "\n")
     result = runner.invoke(app, ["score", str(tmp_path / "photos"), "-o", str(out), "--model", str(tiny_model)])
     assert result.exit_code == 2 and "model='other/model'" in result.output
+
+
+def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tiny_model, tmp_path):
+    make_images(tmp_path / "photos", 40)
+    out = tmp_path / "out.csv"
+    args = [sys.executable, "-m", "qassess", "score", str(tmp_path / "photos"), "-o", str(out), "--model",
+            str(tiny_model), "--backend", "transformers", "--batch-size", "1", "--max-new-tokens", "32"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 3:  # header + 2 rows
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stderr = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, stderr[-1000:]
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    import pandas as pd
+
+    kept = pd.read_csv(out)
+    assert 2 <= len(kept) < 40 and kept["id"].is_unique
