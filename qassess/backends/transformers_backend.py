@@ -69,11 +69,20 @@ class TransformersBackend(Backend):
         self.processor = load_processor(self._processor_source(), trust_remote_code=self.trust_remote_code)
         self.processor.tokenizer.padding_side = "left"  # decoder-only batching
         self.pixel_budget()  # fail now, not at the first batch, on a model without a usable budget
+        from transformers.utils import logging as hf_logging
+
+        # A "Loading weights" bar per run is noise beside ours; a hub download keeps its bars.
+        bars = hf_logging.is_progress_bar_enabled() and self.model_ref.local
+        if bars:
+            hf_logging.disable_progress_bar()
         try:
             self._model = AutoModelForImageTextToText.from_pretrained(
                 self.model, dtype=self._dtype, trust_remote_code=self.trust_remote_code, **self.options)
         except Exception as err:  # noqa: BLE001 - any load failure is "this model cannot be used"
             raise UserError(f"cannot load model {self.model}: {one_line(err)}") from None
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         self._model.to(self._device).eval()
         self._torch = torch
 
