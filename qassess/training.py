@@ -361,9 +361,6 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "au
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    import shutil
-    import tempfile
-
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     base = base_model_of(adapter_dir)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
@@ -372,18 +369,13 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "au
     except OSError as exc:
         raise UserError(f"cannot load the base model {base} of {adapter_dir}: {_one_line(exc)}") from None
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target and swapped in: a crash never leaves a half model that looks complete.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    from qassess.writers import replace_dir
+
+    def write(tmp: Path) -> None:
         merged.save_pretrained(str(tmp))
         AutoProcessor.from_pretrained(str(adapter_dir)).save_pretrained(str(tmp))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+
+    return replace_dir(out_dir, write)
 
 
 def ensure_merged(adapter_dir: str | Path, dtype: str = "auto") -> Path:

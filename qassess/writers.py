@@ -164,3 +164,25 @@ def _rewrite(path: Path, fmt: str, rows: list[dict]) -> None:
         writer = ResultWriter(fh, fmt, write_header=True)
         writer.write(rows)
     os.replace(tmp, path)
+
+
+def replace_dir(out: str | Path, write) -> Path:
+    """Build a directory with `write(tmp_dir)` beside `out`, then swap it in: a crash never leaves a half
+    model that looks complete. The result gets ordinary permissions (mkdtemp makes 0700)."""
+    import shutil
+    import tempfile
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    try:
+        write(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

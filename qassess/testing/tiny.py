@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -314,20 +312,9 @@ def build_tiny_model(out_dir: str | os.PathLike, size: str = "tiny", seed: int =
             raise UserError(f"{out} exists and is not a directory")
         if any(out.iterdir()) and not (out / BUILD_MARKER).exists():
             raise UserError(f"{out} is not empty and not a tiny-model build; refusing to overwrite it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Build beside the target and swap in, so a crash never leaves a half build that looks complete.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the result is an ordinary directory
-    try:
-        _write(tmp, size, seed)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    from qassess.writers import replace_dir
+
+    return replace_dir(out, lambda tmp: _write(tmp, size, seed))
 
 
 def main(argv: list[str] | None = None) -> int:
