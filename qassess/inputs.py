@@ -40,7 +40,7 @@ class ImageLoadError(Exception):
 # Discovery
 # ---------------------------------------------------------------------------------------------
 
-def _walk(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -> Iterator[tuple[Path, str]]:
+def walk_files(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -> Iterator[tuple[Path, str]]:
     """(path, real path) of accepted files: depth-first, entries sorted by name, dot-names skipped.
     Symlinks are followed, but a real directory is entered at most once (so loops terminate). A
     dangling symlink with an accepted name is still yielded: the loader then reports it as missing
@@ -91,7 +91,7 @@ def collect_files(paths: Sequence[str | Path], accept: Callable[[str], bool]) ->
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            candidates: Iterable[tuple[Path, str]] = _walk(p, accept, seen_dirs)
+            candidates: Iterable[tuple[Path, str]] = walk_files(p, accept, seen_dirs)
         elif p.exists():
             candidates = [(p, os.path.realpath(p))]  # named explicitly: accepted whatever its extension
         else:

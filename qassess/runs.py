@@ -20,13 +20,17 @@ CAPTION_TABLES = {".csv", ".jsonl", ".ndjson", ".json", ".tsv"}
 def detect_mode(inputs: Sequence[Path]) -> str:
     """"caption" when every input is a caption table, a .txt file, or a folder holding .txt files and
     no images (walked the way image discovery walks: hidden names skipped, links followed once)."""
-    from qassess.inputs import IMAGE_EXTENSIONS, collect_files
+    from qassess.inputs import IMAGE_EXTENSIONS, walk_files
 
     def is_caption_source(p: Path) -> bool:
         if not p.is_dir():
             return p.is_file() and p.suffix.lower() in CAPTION_TABLES | {".txt"}
-        suffixes = {f.suffix.lower() for f in collect_files([p], lambda name: True)}
-        return ".txt" in suffixes and not suffixes & IMAGE_EXTENSIONS
+        has_txt = False
+        for f, _ in walk_files(p, lambda name: True, set()):
+            if f.suffix.lower() in IMAGE_EXTENSIONS:
+                return False  # stop at the first image: image discovery walks the folder anyway
+            has_txt = has_txt or f.suffix.lower() == ".txt"
+        return has_txt
 
     return "caption" if inputs and all(is_caption_source(Path(p)) for p in inputs) else "image"
 
