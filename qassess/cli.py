@@ -54,7 +54,7 @@ def user_errors(command):
 
 
 # --- score ---
-DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+DEFAULT_MODEL = "qassess-demo-v1"  # embedded in the package (qassess.models); never fetched
 
 
 @app.command("score")
@@ -62,7 +62,7 @@ DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 def score(
     inputs: List[Path] = typer.Argument(..., help="Image files or folders (recursive); or caption sources."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout)."),
-    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="Model directory or hub id."),
+    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="Model directory or hub id; default: the embedded demo model qassess-demo-v1."),
     backend: str = typer.Option("auto", "-b", "--backend", help="auto, vllm, transformers, or a plugin name."),
     captions: bool = typer.Option(False, "--captions", help="Inputs hold captions (folder of .txt, or CSV/JSONL with id and caption columns): rate them without images."),
     template: str = typer.Option("paper", "--template", help="Prompt preset (paper, q-insight) or a YAML/JSON template file."),
@@ -99,8 +99,12 @@ def score(
     The paper's evaluation sampling: --temperature 1 --top-p 0.95 --top-k 50 --seed 42.
     A rerun of the same command resumes where it stopped (after a crash or Ctrl-C).
     """
+    from qassess import models
     from qassess.runs import run_score
     from qassess.scoring import Settings
+
+    if models.is_default(model):
+        _say(models.NOTICE)
 
     if limit is not None and limit < 1:
         raise UserError("--limit must be at least 1")
@@ -221,6 +225,46 @@ def train(
 
     loaded = load_recipe(recipe, ctx.args)
     run_training(loaded, show_progress=progress, say=_say)
+
+
+data_app = typer.Typer(help="Make training data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("synth")
+@user_errors
+def data_synth(
+    photos: List[Path] = typer.Argument(..., help="Photo files or folders (searched recursively)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder (images/, train.json, test.json, labels.csv)."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="CSV with `file` and `content` columns: "
+                                            "a subject line per photo for the reference texts."),
+    seed: int = typer.Option(0, "--seed", help="Seed for noise, angles, mixes and wording."),
+    long_side: int = typer.Option(308, "--long-side", help="Long side in px (sides snap to multiples of 28)."),
+    holdout: float = typer.Option(0.18, "--holdout", help="Share of source photos held out as test.json "
+                                  "(by a hash of the photo's path: every distorted copy stays on one side)."),
+    mixes: int = typer.Option(6, "--mixes", help="Two-distortion mixes per photo."),
+    types: Optional[List[str]] = typer.Option(None, "--type", help="Only these distortion types (repeatable)."),
+):
+    """Distort photos at 5 graded levels per type (KADID-10k style), label each by HaarPSI, write references.
+
+    \b
+    Examples:
+      qassess data synth data/photos -o .cache/synth --manifest data/photos/manifest.csv
+      qassess data synth ./my_photos -o my_set --type jpeg --type gaussian_noise --seed 3
+      qassess train recipes/default/sft.yaml --data.scores my_set/train.json --data.images my_set/images
+    """
+    from qassess.synth import synthesize
+
+    if out.exists() and any(out.iterdir()) and not (out / "synth.json").is_file():
+        raise UserError(f"{out} is not empty and not a `data synth` output; choose another folder")
+    result = synthesize(photos, out, manifest=manifest, seed=seed, long_side=long_side, holdout=holdout,
+                        mixes_per_photo=mixes, types=types,
+                        progress=lambda i, n: _say(f"synth: {i}/{n} photos") if i % 10 == 0 or i == n else None)
+    splits = {s: sum(r["split"] == s for r in result.rows) for s in ("train", "test")}
+    _say(f"synth: {len(result.rows)} images from {len({r['source'] for r in result.rows})} photos "
+         f"({splits['train']} train, {splits['test']} test) in {out}")
+    for name, reason in result.skipped:
+        _say(f"skipped {name}: {reason}")
 
 
 def main() -> None:

@@ -72,10 +72,12 @@ class Recipe:
     lora: LoraSection = field(default_factory=LoraSection)
     training: dict[str, Any] = field(default_factory=dict)
     source: str | None = None  # the YAML file it came from
+    method: str = "grpo"  # grpo (TRL GRPOTrainer) or sft (TRL SFTTrainer on the reference texts)
 
 
 SECTIONS = {"model": ModelSection, "data": DataSection, "lora": LoraSection}
-TOP_LEVEL = ("model", "data", "template", "rewards", "lora", "training")
+TOP_LEVEL = ("method", "model", "data", "template", "rewards", "lora", "training")
+METHODS = ("grpo", "sft")
 # Set through our own sections, so passing them in `training` would be ambiguous.
 RESERVED_TRAINING = {"reward_weights": "set `weight` on each reward", "model_init_kwargs": "use the model section"}
 
@@ -215,26 +217,28 @@ def _section(cls: type, raw: Any, where: str) -> Any:
     return cls(**values)
 
 
-def grpo_fields() -> dict[str, Any]:
-    """Name -> type of every `trl.GRPOConfig` field (imports trl)."""
-    from trl import GRPOConfig
+def grpo_fields(method: str = "grpo") -> dict[str, Any]:
+    """Name -> type of every `trl.GRPOConfig` field (`trl.SFTConfig` for method sft; imports trl)."""
+    from trl import GRPOConfig, SFTConfig
 
-    hints = typing.get_type_hints(GRPOConfig)
-    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(GRPOConfig) if f.init}
+    cls = SFTConfig if method == "sft" else GRPOConfig
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
 
 
-def _training(raw: Any) -> dict[str, Any]:
+def _training(raw: Any, method: str = "grpo") -> dict[str, Any]:
+    config = "SFTConfig" if method == "sft" else "GRPOConfig"
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise UserError(f"training: expected a mapping of GRPOConfig fields, got {type(raw).__name__}")
-    known = grpo_fields()
+        raise UserError(f"training: expected a mapping of {config} fields, got {type(raw).__name__}")
+    known = grpo_fields(method)
     values = {}
     for key, value in raw.items():
         if key in RESERVED_TRAINING:
             raise UserError(f"training.{key} is not used here: {RESERVED_TRAINING[key]}")
         if key not in known:
-            raise _unknown(str(key), "training (GRPOConfig fields)", known)
+            raise _unknown(str(key), f"training ({config} fields)", known)
         values[key] = coerce(value, known[key], f"training.{key}")
     return values
 
@@ -265,14 +269,18 @@ def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
     for key in raw:
         if key not in TOP_LEVEL:
             raise _unknown(str(key), "the recipe", TOP_LEVEL)
+    method = coerce(raw.get("method", "grpo"), str, "method").lower()
+    if method not in METHODS:
+        raise UserError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     recipe = Recipe(
         model=_section(ModelSection, raw.get("model"), "model"),
         data=_section(DataSection, raw.get("data"), "data"),
         template=coerce(raw.get("template", "paper"), str, "template"),
         rewards=_rewards(raw.get("rewards")),
         lora=_section(LoraSection, raw.get("lora"), "lora"),
-        training=_training(raw.get("training")),
+        training=_training(raw.get("training"), method),
         source=source,
+        method=method,
     )
     if not recipe.model.name_or_path:
         raise UserError("model.name_or_path is required")
@@ -384,10 +392,10 @@ def _locate(key: str) -> list[str]:
     """Where an override key goes: an explicit `section.key`, or a bare key that names exactly one field."""
     if "." in key:
         return key.split(".")
-    if key == "template":
+    if key in ("template", "method"):
         return [key]
     homes = [name for name, cls in SECTIONS.items() if key in {f.name for f in dataclasses.fields(cls)}]
-    if key in grpo_fields():
+    if key in grpo_fields() or key in grpo_fields("sft"):
         homes.append("training")
     if len(homes) == 1:
         return [homes[0], key]
@@ -443,6 +451,7 @@ def to_dict(recipe: Recipe) -> dict[str, Any]:
     return {
         "model": dataclasses.asdict(recipe.model),
         "data": dataclasses.asdict(recipe.data),
+        "method": recipe.method,
         "template": recipe.template,
         "rewards": [dataclasses.asdict(r) for r in recipe.rewards],
         "lora": dataclasses.asdict(recipe.lora),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from qassess import models
 from qassess.errors import UserError
 from qassess.scoring import Assessor, Settings
 from qassess.writers import SETUP_FIELDS, open_results
@@ -107,7 +108,7 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
                 for records in batches:
                     if tally.done == 0:
                         reason = f" ({assessor.backend_reason})" if assessor.backend_reason else ""
-                        progress.log(f"backend: {assessor.backend_name}{reason}; model: {settings.model}")
+                        progress.log(f"backend: {assessor.backend_name}{reason}; model: {models.model_id(settings.model)}")
                     writer.write(records)
                     tally.add(records)
                     progress.update()
@@ -119,7 +120,7 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
 def _check_same_setup(rows: list[dict], mode: str, settings: Settings, output) -> None:
     from qassess.prompts import get_template
 
-    want = {"mode": mode, "model": settings.model, "template": get_template(settings.template).name}
+    want = {"mode": mode, "model": models.model_id(settings.model), "template": get_template(settings.template).name}
     for row in rows[:1] + rows[-1:]:
         for key in SETUP_FIELDS:
             if row.get(key) not in (None, "") and str(row[key]) != str(want[key]):

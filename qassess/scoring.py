@@ -8,6 +8,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from qassess import models
 from qassess.errors import UserError
 from qassess.parsing import Parsed, parse_completion
 from qassess.prompts import Template, get_template
@@ -23,7 +24,7 @@ DEFAULT_BATCH_OTHER = 8
 class Settings:
     """Everything that shapes a run besides the inputs (flat, like the CLI options)."""
 
-    model: str
+    model: str = "qassess-demo-v1"  # the embedded default (qassess.models); a folder or hub id otherwise
     backend: str = "auto"
     template: str = "paper"
     batch_size: int | None = None  # None: what suits the backend (DEFAULT_BATCH)
@@ -114,9 +115,9 @@ class Assessor:
             s = self.settings
             name = s.backend
             if name == "auto":
-                name, self.backend_reason = resolve_auto(s.model, expected_items)
+                name, self.backend_reason = resolve_auto(models.resolve(s.model), expected_items)
             self._backend = create_backend(
-                name, s.model, dtype=s.dtype, device=s.device, min_pixels=s.min_pixels,
+                name, models.resolve(s.model), dtype=s.dtype, device=s.device, min_pixels=s.min_pixels,
                 max_pixels=s.max_pixels, trust_remote_code=s.trust_remote_code, **s.backend_options)
         return self._backend
 
@@ -174,7 +175,7 @@ class Assessor:
         from qassess.writers import FIELDS
 
         s = self.settings
-        return {**dict.fromkeys(FIELDS), "id": id_, "path": path, "mode": mode, "model": s.model, "backend": self.backend_name,
+        return {**dict.fromkeys(FIELDS), "id": id_, "path": path, "mode": mode, "model": models.model_id(s.model), "backend": self.backend_name,
                 "template": self.template.name}
 
     def _finish(self, record: dict, out: list[str] | Exception) -> dict:

@@ -148,7 +148,12 @@ def _callbacks(output_dir: Path, show_progress: bool) -> list:
                 self.progress.update(self.task, completed=state.global_step)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if self.progress is None or not logs or not isinstance(logs.get("reward"), (int, float)):
+            if self.progress is None or not logs:
+                return
+            if not isinstance(logs.get("reward"), (int, float)):  # SFT: the loss
+                if isinstance(logs.get("loss"), (int, float)):
+                    self.progress.update(self.task, description=f"loss {logs['loss']:.3f}")
+                    self.progress.console.print(f"step {state.global_step}: loss {logs['loss']:.4f}", highlight=False)
                 return
             parts = [f"reward {logs['reward']:.3f}"]
             parts += [f"{k.split('/')[1]} {v:.3f}" for k, v in logs.items()
@@ -305,7 +310,12 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
 
 def train(recipe: Recipe, show_progress: bool = True, say: Callable[[str], None] = print) -> Path:
     """Train and write the output directory (see the module docstring); returns it."""
-    prepared = prepare(recipe, show_progress, say)
+    if recipe.method == "sft":
+        from qassess.training_sft import prepare_sft
+
+        prepared = prepare_sft(recipe, show_progress, say)
+    else:
+        prepared = prepare(recipe, show_progress, say)
     trainer, output_dir = prepared.trainer, prepared.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
     if prepared.resume_from:

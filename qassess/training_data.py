@@ -243,7 +243,8 @@ def load_training_data(data: DataSection) -> TrainingData:
     if data.limit is not None:  # after scaling: a subset keeps the targets the full data gives
         names, rows, scores = names[: data.limit], rows[: data.limit], scores[: data.limit]
 
-    references = {_key(n): reference_text(row) for n, row in zip(names, rows)}
+    inline = [reference_text(row) for row in rows]  # per row: names may repeat across folders
+    references: dict[str, str] = {}
     if data.references:
         ref_rows = read_rows(data.references)
         ref_col = _find_column(ref_rows, None, IMAGE_COLUMNS, "image", data.references)
@@ -256,13 +257,13 @@ def load_training_data(data: DataSection) -> TrainingData:
     if not root.is_dir():
         raise UserError(f"image folder not found: {root}")
     examples, problems = [], []
-    for name, score in zip(names, scores):
+    for name, score, own in zip(names, scores, inline):
         path = root / name
         problem = _image_problem(path)
         if problem:
             problems.append(f"{name} ({problem})")
             continue
-        examples.append(Example(name, str(path), score, references.get(_key(name), "")))
+        examples.append(Example(name, str(path), score, references.get(_key(name)) or own))
     if problems and not data.skip_missing:
         shown = ", ".join(problems[:5]) + (", ..." if len(problems) > 5 else "")
         raise UserError(f"{len(problems)} of {len(names)} images missing or unreadable under {root}: {shown} "

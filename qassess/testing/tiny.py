@@ -85,6 +85,8 @@ SHAPES = {
     "tiny": Shape(64, 2, 2, 1, 128, (4, 6, 6), 2, 32, 2, 64, (1,)),
     # head_dim 64, big enough that benchmarks measure compute rather than overhead.
     "small": Shape(512, 8, 8, 2, 1408, (8, 12, 12), 4, 256, 4, 512, (1, 3)),
+    # The shipped default model (qassess.default_model): ~6M parameters, trained on this CPU.
+    "demo": Shape(256, 4, 4, 2, 640, (8, 12, 12), 4, 192, 3, 512, (1, 3)),
 }
 
 _QUALITY_WORDS = (
@@ -140,8 +142,10 @@ def training_corpus() -> list[str]:
     return texts
 
 
-def train_tokenizer():
-    """A byte-level BPE with Qwen2's pre-tokenizer and special tokens, wrapped as a Qwen2Tokenizer."""
+def train_tokenizer(corpus: list[str] | None = None):
+    """A byte-level BPE with Qwen2's pre-tokenizer and special tokens, wrapped as a Qwen2Tokenizer.
+
+    `corpus` (default: `training_corpus()`) is the text the merges are learned from."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
 
@@ -159,7 +163,7 @@ def train_tokenizer():
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         special_tokens=[],
     )
-    tok.train_from_iterator(training_corpus(), trainer=trainer)
+    tok.train_from_iterator(corpus if corpus is not None else training_corpus(), trainer=trainer)
     # Ids follow the BPE vocabulary in Qwen's order; like Qwen2.5, only the first 14 are "special".
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS[:14]])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in SPECIAL_TOKENS[14:]])
@@ -181,7 +185,7 @@ def train_tokenizer():
     return tokenizer
 
 
-def _model_config(shape: Shape, tokenizer):
+def _model_config(shape: Shape, tokenizer, tie_embeddings: bool = False):
     from transformers import Qwen2_5_VLConfig
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
@@ -203,7 +207,7 @@ def _model_config(shape: Shape, tokenizer):
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=ids["<|im_end|>"],
         pad_token_id=ids["<|endoftext|>"],
-        tie_word_embeddings=False,
+        tie_word_embeddings=tie_embeddings,
         dtype="float32",
     )
     vision = dict(
@@ -226,7 +230,7 @@ def _model_config(shape: Shape, tokenizer):
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
+        tie_word_embeddings=tie_embeddings,
     )
     config.architectures = ["Qwen2_5_VLForConditionalGeneration"]
     return config

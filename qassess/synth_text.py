@@ -1,0 +1,123 @@
+"""Reference texts for synthetic images, in the Q-Reasoning layout (description / good / bad aspects).
+
+Built from what is known of each image: its subject (a content line per source photo), strengths read
+off the pristine photo (colourfulness, exposure, contrast, detail), which of them a distortion spoils,
+and each distortion with its strength in plain words. Wording is drawn from small phrase banks with the
+image's own seeded RNG, so the texts vary but a seed reproduces them. `target_text` turns a row into
+the caption/think/answer completion the supervised warm start learns.
+"""
+from __future__ import annotations
+
+import random
+
+STRENGTH = {1: ("slight", "faint", "mild"), 2: ("mild", "light", "some"), 3: ("noticeable", "moderate", "clear"),
+            4: ("strong", "heavy", "marked"), 5: ("severe", "extreme", "very heavy")}
+
+FLAW = {
+    "gaussian_blur": ("blur that softens the fine detail", "blur, so edges look soft", "loss of sharpness from blur"),
+    "motion_blur": ("motion blur that smears edges in one direction", "motion blur from camera shake",
+                    "directional motion blur"),
+    "gaussian_noise": ("noise across the whole frame", "grainy noise over every area", "random colour noise"),
+    "shot_noise": ("noise that is worst in the bright areas", "grainy sensor noise", "speckled noise"),
+    "jpeg": ("JPEG compression artifacts with visible blocks", "blocky compression artifacts",
+             "compression blocking and ringing around edges"),
+    "underexposure": ("underexposure that makes the picture too dark", "darkness that hides the shadows",
+                      "underexposure, so details sink into shadow"),
+    "overexposure": ("overexposure that washes out the highlights", "too much brightness, with blown highlights",
+                     "overexposure that makes the scene look washed out"),
+    "contrast_loss": ("loss of contrast that makes the image look flat and hazy", "loss of contrast, so it looks dull",
+                      "contrast reduction that flattens the scene"),
+    "desaturation": ("fading of the colours", "desaturation that washes the colours out",
+                     "loss of saturation that drains colour towards grey"),
+    "colour_cast": ("colour cast that looks unnatural", "colour shift that makes tones look wrong",
+                    "hue shift that gives false colours"),
+    "pixelation": ("pixelation from low resolution", "blocky pixels from heavy down-sampling",
+                   "low resolution, so edges break into pixels"),
+}
+
+# Which strength of the pristine photo a distortion family spoils.
+SPOILS = {"sharpness": {"detail"}, "noise": {"detail", "clean"}, "compression": {"detail", "clean"},
+          "resolution": {"detail"}, "exposure": {"exposure", "contrast"}, "contrast": {"contrast"},
+          "colour": {"colour"}}
+
+STRENGTHS = {
+    "colour": ("the colours are vivid", "rich, natural colours", "pleasing colours"),
+    "exposure": ("the exposure is well balanced", "good, even lighting", "well exposed"),
+    "contrast": ("good contrast", "clear tonal contrast", "strong contrast between light and dark"),
+    "detail": ("fine detail is sharp", "crisp textures and edges", "sharp and detailed"),
+    "clean": ("clean, noise-free areas", "smooth, clean surfaces", "no visible noise"),
+}
+
+OPENERS = ("The photo shows {s}.", "It shows {s}.", "The image shows {s}.", "A picture of {s}.")
+NO_FLAW = ("No visible flaws: it is sharp, clean and well exposed.", "There are no obvious defects.",
+           "Nothing spoils the picture; there is no blur, noise or compression.")
+
+
+def photo_strengths(ref) -> list[str]:
+    """Strength keys that hold for a pristine photo (H x W x 3 uint8), from simple image statistics."""
+    import numpy as np
+
+    a = ref.astype(np.float32)
+    gray = a.mean(axis=2)
+    rg, yb = a[..., 0] - a[..., 1], 0.5 * (a[..., 0] + a[..., 1]) - a[..., 2]
+    colourful = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))  # Hasler-Suesstrunk
+    mean, contrast = float(gray.mean()), float(gray.std())
+    detail = float(np.abs(np.diff(gray, axis=1)).mean() + np.abs(np.diff(gray, axis=0)).mean())
+    keys = []
+    if colourful > 30:
+        keys.append("colour")
+    if 70 < mean < 180:
+        keys.append("exposure")
+    if contrast > 45:
+        keys.append("contrast")
+    if detail > 10:
+        keys.append("detail")
+    keys.append("clean")
+    return keys
+
+
+def describe(subject: str, ref, steps: list[tuple[str, str, int]], rng: random.Random) -> dict[str, str]:
+    """{description, good_aspect, bad_aspect} for one image; steps: (type, family, level 1-5)."""
+    subject = subject.strip().rstrip(".") or rng.choice(("a scene", "an everyday scene", "a photographed scene"))
+    description = rng.choice(OPENERS).format(s=subject)
+    spoiled = set().union(*(SPOILS.get(f, set()) for _, f, _ in steps)) if steps else set()
+    kept = [k for k in photo_strengths(ref) if k not in spoiled]
+    if kept:
+        picks = rng.sample(kept, min(len(kept), 2))
+        good = _sentence(" and ".join(rng.choice(STRENGTHS[k]) for k in picks))
+    else:
+        good = rng.choice(("The subject is still recognisable.", "The framing is reasonable.",
+                           "The main subject can still be made out."))
+    if steps:
+        flaws = [f"{rng.choice(STRENGTH[lv])} {rng.choice(FLAW[t])}" for t, _, lv in steps]
+        bad = _sentence(rng.choice(("There is ", "It suffers from ", "The main flaw is ")) + " and ".join(flaws))
+    else:
+        bad = rng.choice(NO_FLAW)
+    return {"description": description, "good_aspect": good, "bad_aspect": bad}
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+VERDICT = ((1.8, "very poor"), (2.6, "poor"), (3.4, "fair"), (4.2, "good"), (5.01, "excellent"))
+
+
+def verdict(score: float) -> str:
+    return next(word for limit, word in VERDICT if score < limit)
+
+
+def target_text(caption: str, score: float, rng: random.Random) -> str:
+    """The completion the warm start learns: the reference as caption, a short reasoning, the rating."""
+    word = verdict(score)
+    if score >= 4.8:
+        think = rng.choice(("Without visible distortions the quality is {w}.",
+                            "Nothing lowers the quality, so it is {w}."))
+    else:
+        think = rng.choice(("The flaws lower the quality; overall it is {w}.",
+                            "Weighing the strengths against the flaws, the quality is {w}.",
+                            "The distortions dominate how it looks, so the quality is {w}."))
+    think = think.format(w=word)
+    return (f"<caption>\n{' '.join(caption.split())}\n</caption>\n<think>\n{think}\n</think>\n"
+            f"<answer>\n{{\"rating\": {score:.2f}}}\n</answer>")

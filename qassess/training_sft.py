@@ -1,0 +1,102 @@
+"""`qassess train` with `method: sft`: the supervised warm start (TRL's SFTTrainer, not forked).
+
+A model trained from scratch (or a base model that has never seen the cascade) gives GRPO nothing to
+work with: every completion fails to parse and every reward is 0. The warm start teaches the output
+format on the same data GRPO uses: prompt = the template's stage-1 chat with the image, completion =
+`<caption>` the reference text `</caption>`, a short reasoning naming the verdict, and the rating in
+`<answer>`. Loss on the completion only. Same output directory layout as GRPO (qassess_train.json,
+train_log.jsonl, `merged/` with LoRA + merge), so `qassess score --model DIR` and a GRPO recipe's
+`model.name_or_path` both take it.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+from qassess.errors import UserError
+from qassess.recipes import Recipe
+
+
+def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int = 0):
+    """prompt / completion / images rows; images load on access, targets are fixed per row for a seed."""
+    from datasets import Dataset
+
+    from qassess.inputs import ImageLoadError, PixelBudget, load_image
+    from qassess.synth_text import target_text
+
+    rng = random.Random(seed)
+    budget = PixelBudget(min_pixels=min_pixels, max_pixels=max_pixels)
+    missing = [e.image for e in examples if not e.reference]
+    if missing:
+        raise UserError(f"sft needs a reference text for every image; {len(missing)} have none "
+                        f"(first: {missing[0]})")
+    prompt = template.image_messages()
+    table = Dataset.from_dict({
+        "image_path": [e.image_path for e in examples],
+        "completion_text": [target_text(e.reference, e.score, rng) for e in examples],
+    })
+
+    def attach(batch: dict[str, list]) -> dict[str, list]:
+        images = []
+        for path in batch["image_path"]:
+            try:
+                images.append([load_image(path, budget)])
+            except ImageLoadError as exc:
+                raise UserError(f"{path}: {exc}") from None
+        return {"images": images, "prompt": [prompt for _ in images],
+                "completion": [[{"role": "assistant", "content": [{"type": "text", "text": t}]}]
+                               for t in batch["completion_text"]]}
+
+    return table.with_transform(attach)
+
+
+def sft_config(recipe: Recipe, output_dir: Path):
+    import torch
+    from trl import SFTConfig
+
+    kwargs: dict[str, Any] = {"report_to": "none", "logging_steps": 10, "disable_tqdm": True,
+                              "remove_unused_columns": False, "dataset_kwargs": {"skip_prepare_dataset": True}}
+    kwargs.update({k: v for k, v in recipe.training.items() if k != "resume_from_checkpoint"})
+    kwargs["output_dir"] = str(output_dir)
+    if "bf16" not in recipe.training and not torch.cuda.is_available():
+        kwargs["bf16"] = False
+    kwargs["model_init_kwargs"] = {"dtype": recipe.model.dtype}
+    try:
+        return SFTConfig(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"training: {' '.join(str(exc).split())}") from None
+
+
+def prepare_sft(recipe: Recipe, show_progress: bool = True, say: Callable[[str], None] = print):
+    from transformers import AutoProcessor
+    from trl import SFTTrainer
+
+    from qassess.prompts import get_template
+    from qassess.training import Prepared, _callbacks, _one_line, default_output_dir, lora_config, resume_checkpoint
+    from qassess.training_data import load_training_data
+
+    template = get_template(recipe.template)
+    data = load_training_data(recipe.data)
+    say(f"data: {len(data.examples)} images, {data.with_reference} with a reference (sft warm start)")
+    output_dir = default_output_dir(recipe)
+    seed = int(recipe.training.get("seed", 42))
+    dataset = sft_dataset(data.examples, template, recipe.data.min_pixels, recipe.data.max_pixels, seed)
+    try:
+        processor = AutoProcessor.from_pretrained(recipe.model.name_or_path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load the processor of {recipe.model.name_or_path}: {_one_line(exc)}") from None
+    try:
+        trainer = SFTTrainer(model=recipe.model.name_or_path, args=sft_config(recipe, output_dir),
+                             train_dataset=dataset, processing_class=processor, peft_config=lora_config(recipe),
+                             callbacks=_callbacks(output_dir, show_progress))
+    except OSError as exc:
+        raise UserError(f"cannot load model {recipe.model.name_or_path}: {_one_line(exc)}") from None
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    if not recipe.lora.enabled and recipe.lora.freeze_vision:
+        for name, parameter in trainer.model.named_parameters():
+            if ".visual." in f".{name}":
+                parameter.requires_grad_(False)
+    return Prepared(trainer, data, output_dir, resume_checkpoint(recipe, output_dir))

@@ -1,0 +1,187 @@
+"""Stage 0 of the default model: teach a from-scratch Qwen2.5-VL vision tower to see distortions.
+
+Why a separate stage (measured in ../shared/notes/stack.md and in MODEL.md): trained end to end from
+random weights the tower learns brightness and little else, while the evidence for blur, noise and
+compression sits in the pixels' local differences, which a random patch embedding buries under each
+patch's mean colour. So:
+
+* the patch embedding starts as a PCA-whitening of real patches (every direction, high frequencies
+  included, at unit variance), so local texture energy is as loud as brightness from step one;
+* the tower is trained on the synthetic set's labels with a small head on mean+std pooled merger
+  outputs (std pooling keeps "how uneven" the tokens are, which mean pooling averages away):
+  quality regression plus distortion-type classification, on crops at the model's native resolution
+  (the synthetic images are already at the size the model sees, so no evidence is resized away);
+* warm-up, cosine decay, gradient clipping.
+
+The head is discarded; the tower's weights go back into the model folder.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TYPES = ("none", "gaussian_blur", "motion_blur", "gaussian_noise", "shot_noise", "jpeg", "underexposure",
+         "overexposure", "contrast_loss", "desaturation", "colour_cast", "pixelation")
+
+
+@dataclass
+class VisionConfig:
+    steps: int = 600
+    batch: int = 32
+    crop: int = 140  # px, a multiple of 28: 10x10 patches
+    lr: float = 1e-3
+    warmup: int = 40
+    weight_decay: float = 0.01
+    type_weight: float = 0.5
+    seed: int = 0
+    log_every: int = 25
+
+
+def _primary_type(distortions: str) -> int:
+    first = distortions.split("+")[0].split(":")[0]
+    return TYPES.index(first) if first in TYPES else 0
+
+
+def load_rows(synth_dir: Path, split: str) -> list[dict]:
+    rows = json.loads((synth_dir / f"{split}.json").read_text(encoding="utf-8"))
+    for r in rows:
+        r["path"] = str(synth_dir / "images" / r["image"])
+        r["type"] = 0 if r["distortions"] == "none" else _primary_type(r["distortions"])
+    return rows
+
+
+def whitening_init(model, processor, images, max_patches: int = 40000, eps: float = 1e-3, seed: int = 0) -> None:
+    """Set the patch embedding to PCA whitening of the processor's patches (one temporal copy)."""
+    import torch
+
+    embed = model.model.visual.patch_embed.proj.weight  # (hidden, 3, T, p, p)
+    hidden, ch, t, p, _ = embed.shape
+    out = processor(images=images, return_tensors="pt")["pixel_values"].float()
+    x = out.view(-1, ch, t, p, p)[:, :, 0].reshape(-1, ch * p * p)
+    g = torch.Generator().manual_seed(seed)
+    if x.shape[0] > max_patches:
+        x = x[torch.randperm(x.shape[0], generator=g)[:max_patches]]
+    x = x - x.mean(0, keepdim=True)
+    cov = x.T @ x / x.shape[0]
+    vals, vecs = torch.linalg.eigh(cov.double())
+    order = torch.argsort(vals, descending=True)[:hidden]
+    vals, vecs = vals[order].float(), vecs[:, order].float()
+    w = (vecs / torch.sqrt(vals + eps * vals.max())).T  # (hidden, ch*p*p)
+    with torch.no_grad():
+        embed.copy_((w.reshape(hidden, ch, 1, p, p) / t).expand(-1, -1, t, -1, -1))
+
+
+class Head:
+    def __init__(self, dim: int):
+        import torch
+
+        self.net = torch.nn.Sequential(torch.nn.Linear(2 * dim, 256), torch.nn.GELU(), torch.nn.Linear(256, 1 + len(TYPES)))
+
+    def __call__(self, tokens, counts):
+        import torch
+
+        feats = []
+        for chunk in torch.split(tokens, counts):
+            feats.append(torch.cat([chunk.mean(0), chunk.std(0)]))
+        return self.net(torch.stack(feats))
+
+
+def _visual_tokens(model, processor, images):
+    batch = processor(images=images, return_tensors="pt")
+    pixel, grid = batch["pixel_values"], batch["image_grid_thw"]
+    out = model.model.visual(pixel, grid_thw=grid)
+    tokens = getattr(out, "pooler_output", None)
+    if tokens is None:
+        tokens = out[0] if isinstance(out, (tuple, list)) else out
+    counts = [int(t * h * w) // 4 for t, h, w in grid.tolist()]
+    return tokens, counts
+
+
+def _crop(im, size: int, rng: random.Random):
+    """A random crop of at most size x size on the 14-px patch grid (whole image when smaller)."""
+    w, h = im.size
+    cw, ch = min(size, w), min(size, h)
+    x = rng.randrange(0, w - cw + 1, 14) if w > cw else 0
+    y = rng.randrange(0, h - ch + 1, 14) if h > ch else 0
+    return im.crop((x, y, x + cw, y + ch))
+
+
+def evaluate(model, processor, head, rows: list[dict], batch: int = 32) -> dict:
+    """Per-type mean within-series SRCC (label order within each source photo) and overall SRCC."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from scipy.stats import spearmanr
+
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(rows), batch):
+            ims = [Image.open(r["path"]).convert("RGB") for r in rows[i:i + batch]]
+            tokens, counts = _visual_tokens(model, processor, ims)
+            preds += head(tokens, counts)[:, 0].tolist()
+    labels = np.array([r["normalized_score"] for r in rows])
+    preds = np.array(preds)
+    per_type = {}
+    for t in TYPES[1:]:
+        vals = []
+        for src in sorted({r["source"] for r in rows}):
+            idx = [k for k, r in enumerate(rows) if r["source"] == src and
+                   (r["distortions"] == "none" or (r["distortions"].startswith(t + ":") and "+" not in r["distortions"]))]
+            if len(idx) > 2 and np.std(labels[idx]) > 0 and np.std(preds[idx]) > 0:
+                vals.append(spearmanr(labels[idx], preds[idx])[0])
+        per_type[t] = round(float(np.mean(vals)), 3) if vals else None
+    return {"srcc": round(float(spearmanr(labels, preds)[0]), 4), "per_type": per_type}
+
+
+def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[dict] | None, cfg: VisionConfig,
+                    log=print) -> dict:
+    """Train model.model.visual in place; return the log (per-step losses, evaluations)."""
+    import torch
+    from PIL import Image
+
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    visual = model.model.visual
+    visual.train()
+    head = Head(visual.merger.mlp[-1].out_features)
+    params = list(visual.parameters()) + list(head.net.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 *
+                                              (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+    cache: dict[str, Image.Image] = {}
+    history = {"steps": [], "evals": []}
+    start = time.time()
+    for step in range(cfg.steps):
+        batch = rng.sample(train_rows, cfg.batch)
+        ims = []
+        for r in batch:
+            if r["path"] not in cache:
+                cache[r["path"]] = Image.open(r["path"]).convert("RGB")
+            ims.append(_crop(cache[r["path"]], cfg.crop, rng))
+        tokens, counts = _visual_tokens(model, processor, ims)
+        out = head(tokens, counts)
+        target = torch.tensor([r["normalized_score"] for r in batch])
+        types = torch.tensor([r["type"] for r in batch])
+        mse = torch.nn.functional.mse_loss(out[:, 0], target)
+        ce = torch.nn.functional.cross_entropy(out[:, 1:], types)
+        loss = mse + cfg.type_weight * ce
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        history["steps"].append({"step": step + 1, "mse": round(mse.item(), 4), "ce": round(ce.item(), 4)})
+        if (step + 1) % cfg.log_every == 0:
+            log(f"vision step {step + 1}/{cfg.steps}: mse {mse.item():.3f} ce {ce.item():.3f} "
+                f"({time.time() - start:.0f} s)")
+    visual.eval()
+    if test_rows:
+        result = evaluate(model, processor, head, test_rows)
+        result["seconds"] = round(time.time() - start, 1)
+        history["evals"].append(result)
+        log(f"vision held-out: {result}")
+    return history
