@@ -1,22 +1,28 @@
 """qassess: interpretable blind image quality assessment (caption -> reasoning -> rating).
 
     import qassess
-    with qassess.create_assessor("path/to/model", backend="auto") as assessor:
+    with qassess.create_assessor() as assessor:   # the embedded default model; or create_assessor("path/or/hub-id")
         for record in assessor.score(["a.jpg", "b.png"]):
             print(record["id"], record["status"], record["rating"])
 
 Heavy libraries (torch, transformers, vLLM) load only when a model is used.
 """
+from __future__ import annotations
+
 __version__ = "0.1.0"
 
 __all__ = ["Assessor", "Settings", "create_assessor", "parse_completion", "get_template", "__version__"]
 
 
-def create_assessor(model: str, backend: str = "auto", **options):
-    """The one entry point of the Python API: options are those of `qassess score` (see `Settings`)."""
+def create_assessor(model: str | None = None, backend: str = "auto", **options):
+    """The one entry point of the Python API: options are those of `qassess score` (see `Settings`).
+
+    `model`: a folder or hub id; None uses the embedded default (qassess-demo-v1, never fetched)."""
     from qassess.scoring import Assessor, Settings
 
-    return Assessor(Settings(model=model, backend=backend, **options))
+    from qassess.models import DEFAULT_ID
+
+    return Assessor(Settings(model=model or DEFAULT_ID, backend=backend, **options))
 
 
 def __getattr__(name: str):

@@ -253,10 +253,13 @@ def data_synth(
       qassess data synth ./my_photos -o my_set --type jpeg --type gaussian_noise --seed 3
       qassess train recipes/default/sft.yaml --data.scores my_set/train.json --data.images my_set/images
     """
-    from qassess.synth import synthesize
+    from qassess.synth import synthesize, up_to_date
 
     if out.exists() and any(out.iterdir()) and not (out / "synth.json").is_file():
         raise UserError(f"{out} is not empty and not a `data synth` output; choose another folder")
+    if up_to_date(out, photos, seed=seed, long_side=long_side, holdout=holdout, mixes_per_photo=mixes, types=types):
+        _say(f"synth: {out} is up to date (same photos and settings); delete it to rebuild")
+        return
     result = synthesize(photos, out, manifest=manifest, seed=seed, long_side=long_side, holdout=holdout,
                         mixes_per_photo=mixes, types=types,
                         progress=lambda i, n: _say(f"synth: {i}/{n} photos") if i % 10 == 0 or i == n else None)

@@ -92,7 +92,8 @@ def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(model_dir)
     history = pretrain_vision(model, processor.image_processor, load_rows(synth_dir, "train"),
-                              load_rows(synth_dir, "test"), VisionConfig(steps=steps, seed=seed))
+                              load_rows(synth_dir, "test"), VisionConfig(steps=steps, seed=seed, eval_every=max(1, steps // 4)),
+                              log=lambda m: print(m, flush=True))
     from qassess.writers import replace_dir
 
     def write(tmp: Path) -> None:
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="init: output folder; vision/package: the input model folder")
     parser.add_argument("-o", "--out", help="output folder (vision, package)")
     parser.add_argument("--data", default=".cache/synth", help="`qassess data synth` output folder")
-    parser.add_argument("--steps", type=int, default=600, help="vision pre-training steps")
+    parser.add_argument("--steps", type=int, default=700, help="vision pre-training steps")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:

@@ -207,8 +207,24 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     if not rows:
         raise UserError("no readable photos: nothing was synthesised" +
                         (f" ({skipped[0][0]}: {skipped[0][1]})" if skipped else ""))
-    _write_outputs(out, rows, skipped, seed=seed, long_side=long_side, holdout=holdout)
+    _write_outputs(out, rows, skipped, **_settings(photos, seed, long_side, holdout, mixes_per_photo, chosen))
     return SynthResult(rows, skipped, out)
+
+
+def _settings(photos, seed, long_side, holdout, mixes_per_photo, types) -> dict:
+    return {"photos": [str(p) for p in photos], "seed": seed, "long_side": long_side, "holdout": holdout,
+            "mixes_per_photo": mixes_per_photo, "types": list(types)}
+
+
+def up_to_date(out: str | Path, photos, *, seed: int = 0, long_side: int = 308, holdout: float = 0.18,
+               mixes_per_photo: int = 6, types: Iterable[str] | None = None) -> bool:
+    """True when `out` already holds a complete set made with these settings (a rerun then skips)."""
+    try:
+        info = json.loads((Path(out) / "synth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    want = _settings(photos, seed, long_side, holdout, mixes_per_photo, list(types) if types else list(DISTORTION_NAMES))
+    return all(info.get(k) == v for k, v in want.items()) and (Path(out) / "train.json").is_file()
 
 
 def _compose(transform, rng: random.Random):

@@ -4,7 +4,8 @@ A model trained from scratch (or a base model that has never seen the cascade) g
 work with: every completion fails to parse and every reward is 0. The warm start teaches the output
 format on the same data GRPO uses: prompt = the template's stage-1 chat with the image, completion =
 `<caption>` the reference text `</caption>`, a short reasoning naming the verdict, and the rating in
-`<answer>`. Loss on the completion only. Same output directory layout as GRPO (qassess_train.json,
+`<answer>`; and, for half of the images, the stage-2 chat (the caption instead of the image) with the
+think and answer as completion. Loss on the completion only. Same output directory layout as GRPO (qassess_train.json,
 train_log.jsonl, `merged/` with LoRA + merge), so `qassess score --model DIR` and a GRPO recipe's
 `model.name_or_path` both take it.
 """
@@ -18,8 +19,12 @@ from qassess.errors import UserError
 from qassess.recipes import Recipe
 
 
-def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int = 0):
-    """prompt / completion / images rows; images load on access, targets are fixed per row for a seed."""
+def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int = 0, stage2: float = 0.5):
+    """prompt / completion / images rows; images load on access, targets are fixed per row for a seed.
+
+    `stage2`: the share of images that also get a caption-only row (the stage-2 prompt with the
+    reference as caption -> think + answer), so the model can rate its own caption (self-consistency,
+    `score --self-check`)."""
     from datasets import Dataset
 
     from qassess.inputs import ImageLoadError, PixelBudget, load_image
@@ -27,24 +32,36 @@ def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int 
 
     rng = random.Random(seed)
     budget = PixelBudget(min_pixels=min_pixels, max_pixels=max_pixels)
-    missing = [e.image for e in examples if not e.reference]
+    missing = [e.image_name for e in examples if not e.reference]
     if missing:
         raise UserError(f"sft needs a reference text for every image; {len(missing)} have none "
                         f"(first: {missing[0]})")
-    prompt = template.image_messages()
-    table = Dataset.from_dict({
-        "image_path": [e.image_path for e in examples],
-        "completion_text": [target_text(e.reference, e.score, rng) for e in examples],
-    })
+    paths, completions, captions = [], [], []
+    for e in examples:
+        full = target_text(e.reference, e.score, rng)
+        paths.append(e.image_path)
+        completions.append(full)
+        captions.append("")
+        if stage2 and template.caption_system is not None and rng.random() < stage2:
+            # stage 2 (no image): the caption in the prompt, the think and answer as the completion
+            paths.append("")
+            completions.append(full[full.index("<think>"):])
+            captions.append(" ".join(e.reference.split()))
+    table = Dataset.from_dict({"image_path": paths, "completion_text": completions, "caption": captions})
 
     def attach(batch: dict[str, list]) -> dict[str, list]:
-        images = []
-        for path in batch["image_path"]:
+        images, prompts = [], []
+        for path, caption in zip(batch["image_path"], batch["caption"]):
+            if not path:
+                images.append([])
+                prompts.append(template.caption_messages(caption))
+                continue
             try:
                 images.append([load_image(path, budget)])
             except ImageLoadError as exc:
                 raise UserError(f"{path}: {exc}") from None
-        return {"images": images, "prompt": [prompt for _ in images],
+            prompts.append(template.image_messages())
+        return {"images": images, "prompt": prompts,
                 "completion": [[{"role": "assistant", "content": [{"type": "text", "text": t}]}]
                                for t in batch["completion_text"]]}
 

@@ -33,12 +33,15 @@ class VisionConfig:
     steps: int = 600
     batch: int = 32
     crop: int = 140  # px, a multiple of 28: 10x10 patches
-    lr: float = 1e-3
-    warmup: int = 40
+    lr: float = 3e-4
+    head_lr: float = 3e-3  # the throw-away heads learn faster than the tower
+    warmup: int = 25
     weight_decay: float = 0.01
     type_weight: float = 0.5
+    cue_weight: float = 1.0  # per-token no-reference cues (token_cues); 0 turns the dense targets off
     seed: int = 0
     log_every: int = 25
+    eval_every: int = 0  # also evaluate on the held-out rows every N steps (the per-type curves); 0: at the end
 
 
 def _primary_type(distortions: str) -> int:
@@ -75,17 +78,79 @@ def whitening_init(model, processor, images, max_patches: int = 40000, eps: floa
         embed.copy_((w.reshape(hidden, ch, 1, p, p) / t).expand(-1, -1, t, -1, -1))
 
 
+CUES = ("mean", "std", "grad1", "grad2", "grad4", "sharpness", "flat", "block_x", "block_y", "chroma",
+        "clip_high", "clip_low", "red_green", "blue_yellow")
+
+
+def token_cues(image) -> "torch.Tensor":
+    """(H/28, W/28, len(CUES)) no-reference statistics of each 28x28 block (one merged vision token).
+
+    Computed on the whole image so JPEG's 8x8 grid keeps its true phase, then cropped with the image:
+    brightness and contrast, gradient energy at three scales and their ratio (blur, noise,
+    pixelation), flat neighbours (pixelation, clipping), 8x8 block-edge excess (JPEG), chroma and the
+    opponent colour means (saturation, colour cast), clipped highlights and shadows (exposure)."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    r, g, b = x[0], x[1], x[2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+
+    def grad(a):
+        dx = F.pad((a[:, 1:] - a[:, :-1]).abs(), (0, 1))
+        dy = F.pad((a[1:, :] - a[:-1, :]).abs(), (0, 0, 0, 1))
+        return dx, dy
+
+    def pool(a, k=28):
+        return F.avg_pool2d(a[None, None], k)[0, 0]
+
+    dx, dy = grad(y)
+    g1 = pool(dx + dy)
+    y2 = F.avg_pool2d(y[None, None], 2)[0, 0]
+    g2 = pool(sum(grad(y2)), 14)
+    y4 = F.avg_pool2d(y[None, None], 4)[0, 0]
+    g4 = pool(sum(grad(y4)), 7)
+    h, w = y.shape
+    col = (torch.arange(w) % 8 == 7).float()[None, :].expand(h, w)
+    row = (torch.arange(h) % 8 == 7).float()[:, None].expand(h, w)
+
+    def excess(d, mask):
+        on = pool(d * mask) / pool(mask).clamp_min(1e-6)
+        off = pool(d * (1 - mask)) / pool(1 - mask).clamp_min(1e-6)
+        return torch.log((on + 1e-3) / (off + 1e-3))
+
+    mean = pool(y)
+    std = (pool(y * y) - mean * mean).clamp_min(0).sqrt()
+    eps = 1e-3
+    cues = [mean, std, torch.log(g1 + eps), torch.log(g2 + eps), torch.log(g4 + eps),
+            torch.log((g1 + eps) / (g2 + eps)), pool(((dx + dy) < 1.5 / 255).float()), excess(dx, col),
+            excess(dy, row), pool(x.max(0).values - x.min(0).values), pool((y > 0.97).float()),
+            pool((y < 0.03).float()), pool(r - g), pool(0.5 * (r + g) - b)]
+    return torch.stack(cues, dim=-1)
+
+
 class Head:
     def __init__(self, dim: int):
         import torch
 
+        # The tower's outputs are small (std ~0.15 at init): normalise before the heads, or a linear
+        # readout needs hundreds of steps just to grow its weights (measured: MODEL.md).
+        self.norm = torch.nn.LayerNorm(dim, elementwise_affine=False)
         self.net = torch.nn.Sequential(torch.nn.Linear(2 * dim, 256), torch.nn.GELU(), torch.nn.Linear(256, 1 + len(TYPES)))
+        self.dense_linear = torch.nn.Linear(dim, len(CUES))
+
+    def dense(self, tokens):
+        return self.dense_linear(self.norm(tokens))
+
+    def parameters(self):
+        return list(self.net.parameters()) + list(self.dense_linear.parameters())
 
     def __call__(self, tokens, counts):
         import torch
 
         feats = []
-        for chunk in torch.split(tokens, counts):
+        for chunk in torch.split(self.norm(tokens), counts):
             feats.append(torch.cat([chunk.mean(0), chunk.std(0)]))
         return self.net(torch.stack(feats))
 
@@ -101,13 +166,13 @@ def _visual_tokens(model, processor, images):
     return tokens, counts
 
 
-def _crop(im, size: int, rng: random.Random):
-    """A random crop of at most size x size on the 14-px patch grid (whole image when smaller)."""
+def _crop_box(im, size: int, rng: random.Random) -> tuple[int, int, int, int]:
+    """A random crop of at most size x size on the 28-px token grid (whole image when smaller)."""
     w, h = im.size
     cw, ch = min(size, w), min(size, h)
-    x = rng.randrange(0, w - cw + 1, 14) if w > cw else 0
-    y = rng.randrange(0, h - ch + 1, 14) if h > ch else 0
-    return im.crop((x, y, x + cw, y + ch))
+    x = rng.randrange(0, w - cw + 1, 28) if w > cw else 0
+    y = rng.randrange(0, h - ch + 1, 28) if h > ch else 0
+    return x, y, x + cw, y + ch
 
 
 def evaluate(model, processor, head, rows: list[dict], batch: int = 32) -> dict:
@@ -148,40 +213,59 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
     visual = model.model.visual
     visual.train()
     head = Head(visual.merger.mlp[-1].out_features)
-    params = list(visual.parameters()) + list(head.net.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(visual.parameters()) + head.parameters()
+    opt = torch.optim.AdamW([{"params": list(visual.parameters()), "lr": cfg.lr},
+                             {"params": head.parameters(), "lr": cfg.head_lr}], weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 *
                                               (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
-    cache: dict[str, Image.Image] = {}
+    cache: dict[str, tuple] = {}
+    cue_stats = None  # per-cue mean and std from the first batch: the dense targets are standardised
     history = {"steps": [], "evals": []}
     start = time.time()
     for step in range(cfg.steps):
         batch = rng.sample(train_rows, cfg.batch)
-        ims = []
+        ims, cues = [], []
         for r in batch:
             if r["path"] not in cache:
-                cache[r["path"]] = Image.open(r["path"]).convert("RGB")
-            ims.append(_crop(cache[r["path"]], cfg.crop, rng))
+                im = Image.open(r["path"]).convert("RGB")
+                cache[r["path"]] = (im, token_cues(im))
+            im, cue = cache[r["path"]]
+            x0, y0, x1, y1 = _crop_box(im, cfg.crop, rng)
+            ims.append(im.crop((x0, y0, x1, y1)))
+            cues.append(cue[y0 // 28:y1 // 28, x0 // 28:x1 // 28].reshape(-1, len(CUES)))
+        if cue_stats is None:
+            every = torch.cat(cues)
+            cue_stats = (every.mean(0), every.std(0).clamp_min(1e-3))
         tokens, counts = _visual_tokens(model, processor, ims)
         out = head(tokens, counts)
         target = torch.tensor([r["normalized_score"] for r in batch])
         types = torch.tensor([r["type"] for r in batch])
         mse = torch.nn.functional.mse_loss(out[:, 0], target)
         ce = torch.nn.functional.cross_entropy(out[:, 1:], types)
-        loss = mse + cfg.type_weight * ce
+        goal = ((torch.cat(cues) - cue_stats[0]) / cue_stats[1]).clamp(-5, 5)
+        dense = torch.nn.functional.mse_loss(head.dense(tokens), goal)
+        loss = mse + cfg.type_weight * ce + cfg.cue_weight * dense
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(list(visual.parameters()), 1.0)  # the tower only
         opt.step()
         sched.step()
-        history["steps"].append({"step": step + 1, "mse": round(mse.item(), 4), "ce": round(ce.item(), 4)})
+        history["steps"].append({"step": step + 1, "mse": round(mse.item(), 4), "ce": round(ce.item(), 4),
+                                 "cues": round(dense.item(), 4)})
+        if test_rows and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
+            visual.eval()
+            result = {"step": step + 1, **evaluate(model, processor, head, test_rows),
+                      "seconds": round(time.time() - start, 1)}
+            history["evals"].append(result)
+            log(f"vision held-out at step {step + 1}: {result}")
+            visual.train()
         if (step + 1) % cfg.log_every == 0:
-            log(f"vision step {step + 1}/{cfg.steps}: mse {mse.item():.3f} ce {ce.item():.3f} "
+            log(f"vision step {step + 1}/{cfg.steps}: mse {mse.item():.3f} ce {ce.item():.3f} cues {dense.item():.3f} "
                 f"({time.time() - start:.0f} s)")
     visual.eval()
     if test_rows:
-        result = evaluate(model, processor, head, test_rows)
-        result["seconds"] = round(time.time() - start, 1)
+        result = {"step": cfg.steps, **evaluate(model, processor, head, test_rows),
+                  "seconds": round(time.time() - start, 1)}
         history["evals"].append(result)
         log(f"vision held-out: {result}")
     return history

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("albumentations")
-pytest.importorskip("piq")
-
-from qassess.synth import LEVELS, is_held_out, label_from_haarpsi, synthesize  # noqa: E402
+from qassess.synth import LEVELS, is_held_out, label_from_haarpsi, synthesize  # needs qassess[data], as CI has
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "data" / "photos"

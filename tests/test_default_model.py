@@ -1,0 +1,84 @@
+"""The embedded default model: loads offline, scores samples/ with both backends, ranks pristine first."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qassess import models
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "samples" / "real"
+
+# Any connection that is not loopback or a Unix socket counts as touching the network.
+GUARD = r"""
+import socket, sys
+attempts = []
+_connect = socket.socket.connect
+def guarded(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1", "localhost"):
+        attempts.append(address)
+        raise OSError("network blocked by test")
+    return _connect(self, address)
+socket.socket.connect = guarded
+_create = socket.create_connection
+def create(address, *a, **k):
+    if address[0] not in ("127.0.0.1", "::1", "localhost"):
+        attempts.append(address)
+        raise OSError("network blocked by test")
+    return _create(address, *a, **k)
+socket.create_connection = create
+import atexit
+atexit.register(lambda: open(sys.argv[1], "w").write(repr(attempts)))
+sys.argv = ["qassess"] + sys.argv[2:]
+from qassess.cli import main
+main()
+"""
+
+
+def test_default_model_is_shipped_and_small():
+    folder = models.default_model_dir()
+    weights = folder / "model.safetensors"
+    assert weights.is_file(), "the default model must be in the package"
+    assert weights.stat().st_size < 26 * 1024 * 1024
+    assert json.loads((folder / "qassess_model.json").read_text())["id"] == models.DEFAULT_ID
+    assert models.resolve(None) == str(folder) and models.model_id(str(folder)) == models.DEFAULT_ID
+
+
+def _score(tmp_path, backend: str, *extra: str) -> list[dict]:
+    out = tmp_path / f"{backend}.csv"
+    log = tmp_path / f"{backend}.net"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("HF_HUB_OFFLINE")}
+    result = subprocess.run([sys.executable, "-c", GUARD, str(log), "score", str(REAL), "-o", str(out),
+                             "--backend", backend, *extra], capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "qassess-demo-v1" in result.stderr and "synthetic" in result.stderr  # the notice, once
+    assert result.stderr.count("synthetic distortions") == 1
+    assert log.read_text() == "[]", f"network touched: {log.read_text()}"
+    with open(out, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _check(rows: list[dict]) -> None:
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) >= len(rows) - 1 and len(rows) >= 10
+    assert {r["model"] for r in rows} == {"qassess-demo-v1"}
+    by_name = {Path(r["path"]).name: float(r["rating"]) for r in ok}
+    for name, rating in by_name.items():
+        if name.endswith("__pristine.png"):
+            source = name.split("__")[0]
+            worst = [v for k, v in by_name.items() if k.startswith(source + "__") and k.endswith(("_4.png", "_5.png"))]
+            assert worst and rating > max(worst), (name, rating, worst)
+    assert all("<caption>" not in r["caption"] and r["caption"] for r in ok)
+
+
+def test_transformers_backend_scores_samples_offline(tmp_path):
+    _check(_score(tmp_path, "transformers"))
+
+
+@pytest.mark.vllm
+def test_vllm_backend_scores_samples_offline(tmp_path):
+    pytest.importorskip("vllm")
+    _check(_score(tmp_path, "vllm"))
