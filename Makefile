@@ -1,16 +1,27 @@
 # Two entry points; both set up .venv first (scripts/setup.sh is a no-op when nothing changed).
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test model bench clean
 PY := .venv/bin/python
+QA := .venv/bin/qassess
 
 setup:
 	@bash scripts/setup.sh
 
+# Score samples/ with the embedded default model, then compare with the samples' labels.
 demo: setup
-	@$(PY) -m qassess.testing.tiny .cache/tiny-qwen2.5-vl --quiet
-	$(PY) -m qassess score samples -o demo-out.csv --model .cache/tiny-qwen2.5-vl --backend auto --max-new-tokens 96 --overwrite
+	$(QA) score samples/real -o demo-out.csv --overwrite
+	$(QA) compare demo-out.csv samples/real/labels.csv --refs samples/real/references.json
 
 test: setup
 	$(PY) -m pytest -q
+
+# Rebuild the embedded default model from this clone (MODEL.md): each stage skips when its output exists.
+model: setup
+	$(QA) data synth data/photos -o .cache/synth --manifest data/photos/manifest.csv --seed 0
+	$(PY) -m qassess.model_build init .cache/model/init --data .cache/synth
+	$(PY) -m qassess.model_build vision .cache/model/init -o .cache/model/vision --data .cache/synth
+	$(QA) train recipes/default/sft.yaml
+	$(QA) train recipes/default/grpo.yaml
+	$(PY) -m qassess.model_build package runs/default-grpo/merged -o qassess/models/qassess-demo-v1
 
 clean:
 	rm -rf .cache demo-out.*

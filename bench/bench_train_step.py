@@ -18,6 +18,7 @@ seconds (the steady measure on a shared machine) and wall seconds, each with its
 stage-2 share, the share of completions with a caption and of stage-2 answers that parsed.
 
     .venv/bin/python bench/bench_train_step.py [--size tiny|small] [--steps 8] [--stage2-tokens 48]
+    .venv/bin/python bench/bench_train_step.py --model qassess/models/qassess-demo-v1   # the trained default
 """
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ def run(label: str, model: Path, data: dict[str, str], out: Path, rewards: list[
 
     raw = {
         "model": {"name_or_path": str(model), "dtype": "float32"},
-        "data": {**data, "min_pixels": 3136, "max_pixels": 50176},
+        "data": {**data, "min_pixels": 3136, "max_pixels": 78400 if args.model else 50176},
         "rewards": rewards,
         "training": {"output_dir": str(out), "use_cpu": True, "bf16": False, "seed": 0,
                      "max_steps": args.steps, "num_generations": 4, "per_device_train_batch_size": 8,
@@ -198,7 +199,7 @@ def run(label: str, model: Path, data: dict[str, str], out: Path, rewards: list[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", choices=("tiny", "small"), default="tiny")
+    parser.add_argument("--size", choices=("tiny", "small"), default="tiny")  # ignored with --model
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--warmup-steps", type=int, default=150)
@@ -207,6 +208,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2, help="run the three set-ups this many times, interleaved")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time is the work done)")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp folder)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a trained model folder (e.g. the embedded default) instead of tiny + warm-up")
+    parser.add_argument("--synth", type=Path, default=ROOT / ".cache" / "synth",
+                        help="with --model: the `qassess data synth` output to train on")
     args = parser.parse_args()
 
     import torch
@@ -216,9 +221,13 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-train-"))
-    base = build_tiny_model(ROOT / ".cache" / f"{args.size}-qwen2.5-vl", size=args.size, seed=0)
-    data = make_data(work / "data", args.images)
-    model = format_warmup(base, work / "warm", Path(data["images"]), args.warmup_steps)
+    if args.model is not None:  # a model whose stage 1 and stage 2 both write full answers already
+        model, args.size = args.model, args.model.name
+        data = {"scores": str(args.synth / "train.json"), "images": str(args.synth / "images"), "limit": 64}
+    else:
+        base = build_tiny_model(ROOT / ".cache" / f"{args.size}-qwen2.5-vl", size=args.size, seed=0)
+        data = make_data(work / "data", args.images)
+        model = format_warmup(base, work / "warm", Path(data["images"]), args.warmup_steps)
 
     common = [{"name": "format"}, {"name": "prediction"}, {"name": "reasoning"}]
     ours = {"name": "self_consistency", "params": {"max_new_tokens": args.stage2_tokens}}

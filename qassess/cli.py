@@ -99,12 +99,8 @@ def score(
     The paper's evaluation sampling: --temperature 1 --top-p 0.95 --top-k 50 --seed 42.
     A rerun of the same command resumes where it stopped (after a crash or Ctrl-C).
     """
-    from qassess import models
     from qassess.runs import run_score
     from qassess.scoring import Settings
-
-    if models.is_default(model):
-        _say(models.NOTICE)
 
     if limit is not None and limit < 1:
         raise UserError("--limit must be at least 1")

@@ -81,7 +81,7 @@ def _processor(tokenizer):
                                chat_template=CHAT_TEMPLATE)
 
 
-def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 0) -> Path:
+def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 0, **options) -> Path:
     import torch
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
@@ -92,7 +92,7 @@ def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(model_dir)
     history = pretrain_vision(model, processor.image_processor, load_rows(synth_dir, "train"),
-                              load_rows(synth_dir, "test"), VisionConfig(steps=steps, seed=seed, eval_every=max(1, steps // 4)),
+                              load_rows(synth_dir, "test"), VisionConfig(steps=steps, seed=seed, eval_every=max(1, steps // 4), **options),
                               log=lambda m: print(m, flush=True))
     from qassess.writers import replace_dir
 
@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=".cache/synth", help="`qassess data synth` output folder")
     parser.add_argument("--steps", type=int, default=700, help="vision pre-training steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cue-weight", type=float, default=1.0, help="vision: weight of the per-token cues (0: off)")
+    parser.add_argument("--lr", type=float, default=3e-4, help="vision: peak learning rate of the tower")
     args = parser.parse_args(argv)
     try:
         if args.stage == "init":
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.out:
             raise UserError(f"{args.stage}: -o/--out is required")
         elif args.stage == "vision":
-            path = vision(Path(args.model), Path(args.out), Path(args.data), args.steps, args.seed)
+            path = vision(Path(args.model), Path(args.out), Path(args.data), args.steps, args.seed,
+                          cue_weight=args.cue_weight, lr=args.lr)
         else:
             path = package(Path(args.model), Path(args.out))
     except UserError as err:

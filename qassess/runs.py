@@ -101,6 +101,8 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
         if not todo:
             log("nothing left to score")
             return tally
+        if models.is_default(settings.model):
+            log(models.NOTICE)  # once, after the inputs are known to be good
         with Assessor(settings) as assessor:
             batches = (assessor.iter_caption_batches(todo) if mode == "caption"
                        else assessor.iter_image_batches(todo))

@@ -13,3 +13,6 @@ for s in sorted({r['source'] for r in rows}): print('$synth/images/' + s)")
 $QA score "${folders[@]}" -o "runs/eval/$name.jsonl" --model "$model" --self-check "$@"
 $QA compare "runs/eval/$name.jsonl" "$synth/test.json" --refs "$synth/test.json" \
   --json "runs/eval/$name.metrics.json" --markdown "runs/eval/$name.metrics.md"
+# the caption-only (stage 2) rating of each image's own caption against the same labels
+$QA compare "runs/eval/$name.jsonl" "$synth/test.json" --pred-col self_check_rating \
+  --json "runs/eval/$name.caption.metrics.json" --markdown "runs/eval/$name.caption.metrics.md"
