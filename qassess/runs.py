@@ -101,20 +101,47 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
         if not todo:
             log("nothing left to score")
             return tally
+        if settings.from_preset:
+            log(f"preset {settings.model}: " + ", ".join(f"{k} {getattr(settings, k)}" for k in settings.from_preset))
+        manifest, finished = None, False
         with Assessor(settings) as assessor:
-            batches = (assessor.iter_caption_batches(todo) if mode == "caption"
-                       else assessor.iter_image_batches(todo))
-            with _Progress(tally, log, f"{mode}s") as progress:
-                for records in batches:
-                    if tally.done == 0:
-                        reason = f" ({assessor.backend_reason})" if assessor.backend_reason else ""
-                        progress.log(f"backend: {assessor.backend_name}{reason}; model: {models.model_id(settings.model)}")
-                    writer.write(records)
-                    tally.add(records)
-                    progress.update()
+            if output is not None:
+                manifest = _start_manifest(output, assessor, mode, inputs=len(items), done=len(items) - len(todo),
+                                           todo=len(todo), fresh=not resume or not done_rows)
+            try:
+                batches = (assessor.iter_caption_batches(todo) if mode == "caption"
+                           else assessor.iter_image_batches(todo))
+                with _Progress(tally, log, f"{mode}s") as progress:
+                    for records in batches:
+                        if tally.done == 0:
+                            reason = f" ({assessor.backend_reason})" if assessor.backend_reason else ""
+                            progress.log(f"backend: {assessor.backend_name}{reason}; model: {models.model_id(settings.model)}")
+                        writer.write(records)
+                        tally.add(records)
+                        progress.update()
+                finished = True
+            finally:
+                if manifest is not None:
+                    manifest.finish(tally.statuses, interrupted=not finished)
         return tally
     finally:
         writer.close()
+
+
+def _start_manifest(output: Path, assessor: Assessor, mode: str, *, fresh: bool, **counts):
+    """Load the backend, then record this run's segment in OUTPUT.manifest.json (qassess.manifest)."""
+    from qassess import __version__
+    from qassess import manifest as mf
+
+    started = mf.now()
+    backend = assessor.backend(counts["todo"])
+    manifest = mf.Manifest(output, fresh=fresh)
+    manifest.start({
+        "qassess_version": __version__, "started": started, "ended": None, "outcome": "running",
+        "mode": mode, "inputs": counts, "model": mf.model_record(assessor.resolved, backend.model),
+        "template": mf.template_record(assessor.template), "settings": mf.settings_record(assessor.settings),
+        "backend": mf.backend_record(backend, assessor.backend_reason), "versions": mf.versions(), "counts": {}})
+    return manifest
 
 
 def _check_same_setup(rows: list[dict], mode: str, settings: Settings, output) -> None:
