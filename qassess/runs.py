@@ -93,8 +93,9 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
         _check_same_setup(done_rows, mode, settings, output)
         done = {os.path.abspath(r["path"]) if mode == "image" else r["path"] for r in done_rows}
         todo = [it for it, key in zip(items, keys) if key not in done]
+        already = len(items) - len(todo)
         if done_rows:
-            log(f"resuming {output}: {len(items) - len(todo)} of {len(items)} inputs already done")
+            log(f"resuming {output}: {already} of {len(items)} inputs already done")
         if limit is not None:
             todo = todo[:limit]
         tally = Tally(total=len(todo))
@@ -106,7 +107,7 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
         manifest, finished = None, False
         with Assessor(settings) as assessor:
             if output is not None:
-                manifest = _start_manifest(output, assessor, mode, inputs=len(items), done=len(items) - len(todo),
+                manifest = _start_manifest(output, assessor, mode, inputs=len(items), done=already,
                                            todo=len(todo), fresh=not resume or not done_rows)
             try:
                 batches = (assessor.iter_caption_batches(todo) if mode == "caption"
