@@ -73,7 +73,7 @@ BUILTIN: dict[str, Preset] = {p.name: p for p in [
         model=PACKAGED + "qassess-demo-v1",
         template="paper",
         sampling={"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024, "seed": None},
-        licence="Apache-2.0 (this project)",
+        licence="Apache-2.0, as qassess itself (training photos: see data/photos for their licences)",
         paper="https://arxiv.org/abs/2512.16484",
         source={"repo": "qassess", "note": "trained by qassess with the paper's prompts; greedy decoding"},
     ),
