@@ -62,21 +62,21 @@ DEFAULT_MODEL = "qassess-demo-v1"  # embedded in the package (qassess.models); n
 def score(
     inputs: List[Path] = typer.Argument(..., help="Image files or folders (recursive); or caption sources."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout)."),
-    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="Model directory or hub id; default: the embedded demo model qassess-demo-v1."),
+    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="A preset (`qassess models`), a model directory or a hub id; default: the embedded demo model qassess-demo-v1."),
     backend: str = typer.Option("auto", "-b", "--backend", help="auto, vllm, transformers, or a plugin name."),
     captions: bool = typer.Option(False, "--captions", help="Inputs hold captions (folder of .txt, or CSV/JSONL with id and caption columns): rate them without images."),
-    template: str = typer.Option("paper", "--template", help="Prompt preset (paper, q-insight) or a YAML/JSON template file."),
+    template: Optional[str] = typer.Option(None, "--template", help="Prompt preset (paper, q-insight, q-insight-demo, visualquality-r1) or a YAML/JSON template file (default: the model preset's, else paper)."),
     self_check: bool = typer.Option(False, "--self-check", help="Also rate each image's own caption without the image; keeps both ratings and their gap."),
     samples: int = typer.Option(1, "--samples", "-n", help="Sampled answers per image (needs --temperature > 0); the mean and spread are kept."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Inputs per generate call (default: 64 with vLLM, 8 otherwise)."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget per image (default: the model's processor setting)."),
     min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Lower pixel budget (default: the model's)."),
     max_decode_pixels: int = typer.Option(100_000_000, "--max-decode-pixels", help="Refuse images larger than this before decoding them."),
-    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy (deterministic)."),
-    top_p: float = typer.Option(1.0, "--top-p"),
-    top_k: int = typer.Option(0, "--top-k", help="0 = off."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampling (reruns give the same text)."),
-    max_new_tokens: int = typer.Option(1024, "--max-new-tokens"),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="0 = greedy (deterministic). Default: the model preset's, else 0."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Default: the model preset's, else 1."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="0 = off. Default: the model preset's, else 0."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampling (reruns give the same text). Default: the model preset's, else none."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Default: the model preset's, else 1024."),
     resume: bool = typer.Option(True, "--resume/--overwrite", help="Skip inputs the output already holds (default), or start the file anew."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="When resuming, score again the rows whose status is not ok."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Score at most this many inputs (after skipping done ones)."),
@@ -86,6 +86,7 @@ def score(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ..."),
     workers: int = typer.Option(2, "--workers", help="Threads preparing images ahead of the model."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the model folder (off unless you trust it)."),
+    presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESS_PRESETS", help="A YAML file of your own model presets (see `qassess models`)."),
 ):
     """Rate images (or captions) with a caption -> reasoning -> rating model.
 
@@ -98,9 +99,17 @@ def score(
       qassess score photo.jpg --self-check                    # JSONL to stdout
     The paper's evaluation sampling: --temperature 1 --top-p 0.95 --top-k 50 --seed 42.
     A rerun of the same command resumes where it stopped (after a crash or Ctrl-C).
+    With a preset (`--model q-insight`, `qassess models` lists them) its authors' prompt and sampling are the
+    defaults. Beside -o out.csv, out.manifest.json records model, revision, prompts and settings.
     """
+    from qassess.presets import get_preset, preset_for_hub_id
     from qassess.runs import run_score
     from qassess.scoring import Settings
+
+    if get_preset(model, presets) is None and preset_for_hub_id(model) is not None:
+        hint = preset_for_hub_id(model)
+        _say(f"note: {model} is preset {hint.name!r}; --model {hint.name} uses its authors' prompt and sampling "
+             "(a hub id alone uses qassess's generic defaults)")
 
     if limit is not None and limit < 1:
         raise UserError("--limit must be at least 1")
@@ -109,7 +118,7 @@ def score(
         top_p=top_p, top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, samples=samples,
         self_check=self_check, min_pixels=min_pixels, max_pixels=max_pixels,
         max_decode_pixels=max_decode_pixels, dtype=dtype, device=device,
-        trust_remote_code=trust_remote_code, workers=workers)
+        trust_remote_code=trust_remote_code, workers=workers, presets=str(presets) if presets else None)
     tally = run_score(inputs, output, settings, captions=captions, resume=resume, retry_errors=retry_errors,
                       limit=limit, id_col=id_col, caption_col=caption_col, log=_say)
     _say(tally.summary() + (f"; results in {output}" if output else ""))
@@ -171,6 +180,7 @@ def compare(
         lower_better=True if lower_better else (lower_better_for or False), failures=failures,
         worst_score=worst_score, duplicates=duplicates, bootstrap=bootstrap, seed=seed, stem=stem)
     err = Console(stderr=True)
+    _say_manifest(preds, err)
     if not quiet:
         cmp.render_table(report, err if json_out == "-" else Console())
     for warning in report.warnings:
@@ -189,6 +199,75 @@ def compare(
                 raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     if json_out == "-":
         print(report.to_json())
+
+
+def _say_manifest(preds: Path, console) -> None:
+    """Name the run manifest the predictions came from (stderr: stdout may carry --json -)."""
+    from qassess import manifest as mf
+
+    path = mf.manifest_path(preds)
+    data = mf.read(path) if path.is_file() else None
+    if data is not None:
+        console.print(f"predictions from {path}: {mf.describe(data)}", highlight=False, soft_wrap=True)
+    elif path.is_file():
+        console.print(f"[yellow]warning:[/yellow] {path} is not a readable qassess manifest", highlight=False)
+
+
+# --- models ---
+
+
+@app.command("models")
+@user_errors
+def models_command(
+    download: Optional[str] = typer.Option(None, "--download", metavar="NAME", help="Fetch this preset into the local Hugging Face cache."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --download: print the download command only."),
+    presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESS_PRESETS", help="A YAML file of your own presets."),
+    as_json: bool = typer.Option(False, "--json", help="Print the presets as JSON (prompts' sources included)."),
+):
+    """List model presets (name, what it is, licence, source), or download one.
+
+    \b
+    Examples:
+      qassess models
+      qassess models --download q-insight            # then: qassess score ./photos --model q-insight
+      qassess models --download visualquality-r1 --dry-run
+    A preset's prompt and sampling are copied from its authors' released inference code.
+    """
+    import dataclasses
+    import json
+
+    from qassess import models
+    from qassess.presets import all_presets, get_preset
+
+    if download is None:
+        table = all_presets(presets)
+        if as_json:
+            print(json.dumps([dataclasses.asdict(p) for p in table.values()], indent=2))
+            return
+        for p in table.values():
+            where = "packaged" if p.packaged else (p.hub_id or p.model)
+            if p.subfolder:
+                where += f" ({p.subfolder}/)"
+            cached = ""
+            if p.hub_id:
+                folder, _ = models.cached_snapshot(p.hub_id, p.revision, p.subfolder)
+                cached = ", cached" if folder else ", not downloaded"
+            src = p.source or {}
+            src_text = " ".join(str(src[k]) for k in ("repo", "file") if src.get(k))
+            if src.get("commit"):
+                src_text += f" @ {str(src['commit'])[:12]}"
+            print(f"{p.name}{' (user)' if p.user else ''}: {p.summary}\n"
+                  f"    model {where}{cached}; template {p.template}; licence {p.licence}\n"
+                  f"    prompt source: {src_text or 'n/a'}; paper: {p.paper or 'n/a'}")
+        return
+    preset = get_preset(download, presets)
+    if preset is None:
+        raise UserError(f"unknown preset {download!r}; `qassess models` lists them")
+    if dry_run:
+        print(preset.download_command() or f"{preset.name}: nothing to download ({preset.model})")
+        return
+    folder = models.download(preset, log=_say)
+    _say(f"{preset.name}: in the local cache at {folder}; qassess score ... --model {preset.name}")
 
 
 # --- train ---

@@ -5,7 +5,9 @@ trained with that code see exactly the prompts they were trained on. Never "tidy
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from qassess.errors import UserError
@@ -47,6 +49,21 @@ QINSIGHT_USER = (
     'representing excellent quality. Return the final answer in JSON format with the following '
     'keys: "rating": The score.'
 )
+# Q-Insight's inference demo, ByteDance/Q-Insight src/eval/demo_score.py @ 08308fdb21c104f5ce09a99569391e1488f421be
+# (file unchanged since 0dcad791): the same SYSTEM_PROMPT and SCORE_QUESTION_PROMPT strings as QINSIGHT_SYSTEM /
+# QINSIGHT_USER above, but the user turn puts the text BEFORE the image. Its training script
+# (src/open-r1-multimodal/src/open_r1/qinsight_multi_task.py) puts the image first, as `q-insight` does.
+# VisualQuality-R1's inference code, TianheWu/VisualQuality-R1 README.md @ a16dcdb64eea03a27afdb411d43cc1c9d723a1b2
+# ("Thinking mode for inference": the single-image, batch and vLLM snippets agree): no system turn (Qwen's
+# chat template then adds its default one), image first, `QUESTION_TEMPLATE.format(Question=PROMPT)`, and
+# apply_chat_template(..., add_vision_id=True). Kept as the two source literals and joined the same way.
+VQR1_PROMPT = (
+    "You are doing the image quality assessment task. Here is the question: "
+    "What is your overall rating on the quality of this picture? The rating should be a float between 1 and 5, "
+    "rounded to two decimal places, with 1 representing very poor quality and 5 representing excellent quality."
+)
+VQR1_QUESTION_TEMPLATE = "{Question} First output the thinking process in <think> </think> tags and then output the final answer with only one score in <answer> </answer> tags."
+VQR1_USER = VQR1_QUESTION_TEMPLATE.format(Question=VQR1_PROMPT)
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,18 @@ class Template:
     caption_user: str
     placeholder: str = "image_place_holder"
     image_first: bool = True
+    # Extra apply_chat_template arguments the authors used (e.g. add_vision_id); they change the prompt bytes.
+    chat_template_kwargs: dict = field(default_factory=dict, hash=False, compare=True)
+
+    @property
+    def has_caption_stage(self) -> bool:
+        return bool(self.caption_user)
+
+    def sha256(self) -> str:
+        """Digest of everything that shapes the prompt (not the name): what a run manifest records, so two
+        runs can be shown to have used the same prompts even if the template was renamed or copied."""
+        data = {k: v for k, v in asdict(self).items() if k != "name"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def image_messages(self) -> list[dict]:
         image = {"type": "image"}
@@ -72,6 +101,9 @@ class Template:
         return _with_system(self.system, {"role": "user", "content": content})
 
     def caption_messages(self, caption: str) -> list[dict]:
+        if not self.has_caption_stage:
+            raise UserError(f"template {self.name!r} has no caption-only stage (its model was never given one); "
+                            "caption mode and --self-check need a template that has one, e.g. paper")
         text = self.caption_user.replace(self.placeholder, caption)
         return _with_system(self.caption_system, {"role": "user", "content": [{"type": "text", "text": text}]})
 
@@ -88,6 +120,12 @@ TEMPLATES: dict[str, Template] = {
     # Score-only models trained Q-Insight style (think -> answer, no caption): stage 2 is unavailable
     # for their outputs, but the template still defines it so captions from elsewhere can be rated.
     "q-insight": Template("q-insight", QINSIGHT_SYSTEM, QINSIGHT_USER, QINSIGHT_SYSTEM, PAPER_CAPTION_USER),
+    # Q-Insight's released inference demo: the same strings, text before the image (see above).
+    "q-insight-demo": Template("q-insight-demo", QINSIGHT_SYSTEM, QINSIGHT_USER, QINSIGHT_SYSTEM, PAPER_CAPTION_USER,
+                               image_first=False),
+    # VisualQuality-R1 (think -> answer with a bare number); no caption stage was ever released for it.
+    "visualquality-r1": Template("visualquality-r1", "", VQR1_USER, "", "",
+                                 chat_template_kwargs={"add_vision_id": True}),
 }
 
 _FIELDS = {f.name for f in fields(Template)} - {"name"}
@@ -115,10 +153,14 @@ def get_template(name_or_path: str = "paper") -> Template:
     missing = _REQUIRED - set(data)
     if missing:
         raise UserError(f"template {path}: missing key(s) {', '.join(sorted(missing))}")
-    bad = [k for k, v in data.items() if k != "image_first" and not isinstance(v, str)]
+    bad = [k for k, v in data.items() if k not in ("image_first", "chat_template_kwargs") and not isinstance(v, str)]
     if bad:
         raise UserError(f"template {path}: {', '.join(bad)} must be text")
+    if not isinstance(data.get("image_first", True), bool):
+        raise UserError(f"template {path}: image_first must be true or false")
+    if not isinstance(data.get("chat_template_kwargs", {}), dict):
+        raise UserError(f"template {path}: chat_template_kwargs must be a mapping (e.g. add_vision_id: true)")
     template = Template(**{"name": path.stem, **data})
-    if template.placeholder not in template.caption_user:
+    if template.caption_user and template.placeholder not in template.caption_user:
         raise UserError(f"template {path}: caption_user must contain the placeholder {template.placeholder!r}")
     return template

@@ -93,8 +93,9 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
         _check_same_setup(done_rows, mode, settings, output)
         done = {os.path.abspath(r["path"]) if mode == "image" else r["path"] for r in done_rows}
         todo = [it for it, key in zip(items, keys) if key not in done]
+        already = len(items) - len(todo)
         if done_rows:
-            log(f"resuming {output}: {len(items) - len(todo)} of {len(items)} inputs already done")
+            log(f"resuming {output}: {already} of {len(items)} inputs already done")
         if limit is not None:
             todo = todo[:limit]
         tally = Tally(total=len(todo))
@@ -103,20 +104,47 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
             return tally
         if models.is_default(settings.model):
             log(models.NOTICE)  # once, after the inputs are known to be good
+        if settings.from_preset:
+            log(f"preset {settings.model}: " + ", ".join(f"{k} {getattr(settings, k)}" for k in settings.from_preset))
+        manifest, finished = None, False
         with Assessor(settings) as assessor:
-            batches = (assessor.iter_caption_batches(todo) if mode == "caption"
-                       else assessor.iter_image_batches(todo))
-            with _Progress(tally, log, f"{mode}s") as progress:
-                for records in batches:
-                    if tally.done == 0:
-                        reason = f" ({assessor.backend_reason})" if assessor.backend_reason else ""
-                        progress.log(f"backend: {assessor.backend_name}{reason}; model: {models.model_id(settings.model)}")
-                    writer.write(records)
-                    tally.add(records)
-                    progress.update()
+            if output is not None:
+                manifest = _start_manifest(output, assessor, mode, inputs=len(items), done=already,
+                                           todo=len(todo), fresh=not resume or not done_rows)
+            try:
+                batches = (assessor.iter_caption_batches(todo) if mode == "caption"
+                           else assessor.iter_image_batches(todo))
+                with _Progress(tally, log, f"{mode}s") as progress:
+                    for records in batches:
+                        if tally.done == 0:
+                            reason = f" ({assessor.backend_reason})" if assessor.backend_reason else ""
+                            progress.log(f"backend: {assessor.backend_name}{reason}; model: {models.model_id(settings.model)}")
+                        writer.write(records)
+                        tally.add(records)
+                        progress.update()
+                finished = True
+            finally:
+                if manifest is not None:
+                    manifest.finish(tally.statuses, interrupted=not finished)
         return tally
     finally:
         writer.close()
+
+
+def _start_manifest(output: Path, assessor: Assessor, mode: str, *, fresh: bool, **counts):
+    """Load the backend, then record this run's segment in OUTPUT.manifest.json (qassess.manifest)."""
+    from qassess import __version__
+    from qassess import manifest as mf
+
+    started = mf.now()
+    backend = assessor.backend(counts["todo"])
+    manifest = mf.Manifest(output, fresh=fresh)
+    manifest.start({
+        "qassess_version": __version__, "started": started, "ended": None, "outcome": "running",
+        "mode": mode, "inputs": counts, "model": mf.model_record(assessor.resolved, backend.model),
+        "template": mf.template_record(assessor.template), "settings": mf.settings_record(assessor.settings),
+        "backend": mf.backend_record(backend, assessor.backend_reason), "versions": mf.versions(), "counts": {}})
+    return manifest
 
 
 def _check_same_setup(rows: list[dict], mode: str, settings: Settings, output) -> None:

@@ -24,15 +24,16 @@ DEFAULT_BATCH_OTHER = 8
 class Settings:
     """Everything that shapes a run besides the inputs (flat, like the CLI options)."""
 
-    model: str = "qassess-demo-v1"  # the embedded default (qassess.models); a folder or hub id otherwise
+    model: str = "qassess-demo-v1"  # the embedded default (qassess.models); a preset, folder or hub id otherwise
     backend: str = "auto"
-    template: str = "paper"
+    # None below = not set: a preset's value (qassess.presets) if `model` names one, else GENERIC_DEFAULTS.
+    template: str | None = None
     batch_size: int | None = None  # None: what suits the backend (DEFAULT_BATCH)
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
     seed: int | None = None
-    max_new_tokens: int = 1024
+    max_new_tokens: int | None = None
     samples: int = 1
     self_check: bool = False
     min_pixels: int | None = None
@@ -43,8 +44,11 @@ class Settings:
     trust_remote_code: bool = False
     workers: int = 2
     backend_options: dict = field(default_factory=dict)
+    presets: str | None = None  # a user presets YAML file (default: $QASSESS_PRESETS)
+    from_preset: list = field(default_factory=list)  # filled in: the settings a preset supplied
 
     def __post_init__(self) -> None:
+        self._apply_preset()
         if self.batch_size is not None and self.batch_size < 1:
             raise UserError("--batch-size must be at least 1")
         if self.samples < 1:
@@ -55,6 +59,28 @@ class Settings:
             raise UserError("--max-new-tokens must be at least 1")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise UserError("--temperature must be >= 0 and --top-p in (0, 1]")
+
+
+    def _apply_preset(self) -> None:
+        """Fill every unset option from the model's preset (its authors' prompt and sampling), else from
+        qassess's generic defaults; a hub id or folder alone gets the generic ones."""
+        from qassess.presets import get_preset
+
+        preset = get_preset(models.DEFAULT_ID if models.is_default(self.model) else self.model, self.presets)
+        for key, generic in GENERIC_DEFAULTS.items():
+            if getattr(self, key) is not None:
+                continue
+            value = None
+            if preset is not None:
+                value = preset.template if key == "template" else preset.sampling.get(key)
+            if value is not None:
+                self.from_preset.append(key)
+            setattr(self, key, generic if value is None else value)
+
+
+# What an option is when neither the user nor a preset sets it (seed None: unseeded).
+GENERIC_DEFAULTS = {"template": "paper", "temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024,
+                    "seed": None}
 
 
 def summarize_samples(texts: Sequence[str]) -> dict:
@@ -103,6 +129,9 @@ class Assessor:
         assessors); it is then not closed by `close()`."""
         self.settings = settings or Settings(**options)
         self.template: Template = get_template(self.settings.template)
+        if self.settings.self_check and not self.template.has_caption_stage:
+            raise UserError(f"--self-check needs a caption-only stage, which template {self.template.name!r} lacks")
+        self.resolved = None  # models.Resolved, once the backend is created
         self._backend = loaded_backend
         self._owns_backend = loaded_backend is None
         self.backend_reason: str | None = None
@@ -113,11 +142,12 @@ class Assessor:
             from qassess.backends import create_backend, resolve_auto
 
             s = self.settings
+            self.resolved = models.resolve_model(s.model, s.presets)
             name = s.backend
             if name == "auto":
-                name, self.backend_reason = resolve_auto(models.resolve(s.model), expected_items)
+                name, self.backend_reason = resolve_auto(self.resolved.path, expected_items)
             self._backend = create_backend(
-                name, models.resolve(s.model), dtype=s.dtype, device=s.device, min_pixels=s.min_pixels,
+                name, self.resolved.path, dtype=s.dtype, device=s.device, min_pixels=s.min_pixels,
                 max_pixels=s.max_pixels, trust_remote_code=s.trust_remote_code, **s.backend_options)
         return self._backend
 
@@ -192,7 +222,8 @@ class Assessor:
             if not r.get("caption"):
                 r["self_check_error"] = "no caption to re-rate"
         todo = [r for r in todo if r.get("caption")]
-        outs = self._generate([Request(self.template.caption_messages(r["caption"])) for r in todo], 1)
+        chat = self.template.chat_template_kwargs
+        outs = self._generate([Request(self.template.caption_messages(r["caption"]), chat_kwargs=chat) for r in todo], 1)
         for r, out in zip(todo, outs):
             if isinstance(out, Exception):
                 r["self_check_error"] = _one_line(out)
@@ -227,7 +258,7 @@ class Assessor:
                     else:
                         record["pixels"] = image.width * image.height
                         slots.append(len(records))
-                        requests.append(Request(messages, image))
+                        requests.append(Request(messages, image, chat_kwargs=self.template.chat_template_kwargs))
                     records.append(record)
                 for slot, out in zip(slots, self._generate(requests, s.samples)):
                     records[slot] = self._finish(records[slot], out)
@@ -249,7 +280,8 @@ class Assessor:
         self.backend(len(items))
         for chunk in _batched(items, self.batch_size):
             records = [{**self._base("caption", it.id, it.source)} for it in chunk]
-            requests = [Request(self.template.caption_messages(it.caption)) for it in chunk]
+            requests = [Request(self.template.caption_messages(it.caption), chat_kwargs=self.template.chat_template_kwargs)
+                        for it in chunk]
             for i, out in enumerate(self._generate(requests, self.settings.samples)):
                 records[i] = self._finish(records[i], out)
                 records[i]["caption"] = chunk[i].caption  # the input, not a (missing) generated caption

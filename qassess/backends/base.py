@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -50,6 +50,7 @@ class Sampling:
 class Request:
     messages: list[dict]  # HF chat messages; the user content holds {"type": "image"} where the image goes
     image: "Image.Image | None" = None  # already resized by the loader to the budget
+    chat_kwargs: dict = field(default_factory=dict)  # extra apply_chat_template arguments (add_vision_id)
 
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -209,7 +210,8 @@ class Backend(ABC):
         return {"shortest_edge": min_px, "longest_edge": max_px}
 
     def chat_text(self, request: Request) -> str:
-        return self.processor.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+        return self.processor.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True,
+                                                  **request.chat_kwargs)
 
     def suppressed_token_ids(self) -> list[int]:
         """Image/video placeholder ids: a random or lightly trained model may sample them, never useful."""
