@@ -151,7 +151,9 @@ def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tiny_model, tmp_path)
     out = tmp_path / "out.csv"
     args = [sys.executable, "-m", "qassess", "score", str(tmp_path / "photos"), "-o", str(out), "--model",
             str(tiny_model), "--backend", "transformers", "--batch-size", "1", "--max-new-tokens", "32"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    # A shell's background job inherits SIGINT ignored (then Python installs no KeyboardInterrupt): reset it.
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and out.read_text().count("\n") >= 3:  # header + 2 rows
