@@ -298,14 +298,19 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our progress line replaces raw dict printing
-    if not recipe.lora.enabled and recipe.lora.freeze_vision:
-        for name, parameter in trainer.model.named_parameters():
-            if ".visual." in f".{name}":
-                parameter.requires_grad_(False)
+    freeze_vision(trainer, recipe)
     for reward in rewards:
         if hasattr(reward, "bind_trainer"):
             reward.bind_trainer(trainer)
     return Prepared(trainer, data, output_dir, resume_from)
+
+
+def freeze_vision(trainer, recipe: Recipe) -> None:
+    """Full fine-tuning with `lora.freeze_vision`: the vision tower keeps its weights (LoRA excludes it)."""
+    if not recipe.lora.enabled and recipe.lora.freeze_vision:
+        for name, parameter in trainer.model.named_parameters():
+            if ".visual." in f".{name}":
+                parameter.requires_grad_(False)
 
 
 def train(recipe: Recipe, show_progress: bool = True, say: Callable[[str], None] = print) -> Path:

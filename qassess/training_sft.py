@@ -90,7 +90,8 @@ def prepare_sft(recipe: Recipe, show_progress: bool = True, say: Callable[[str],
     from trl import SFTTrainer
 
     from qassess.prompts import get_template
-    from qassess.training import Prepared, _callbacks, _one_line, default_output_dir, lora_config, resume_checkpoint
+    from qassess.training import (Prepared, _callbacks, _one_line, default_output_dir, freeze_vision, lora_config,
+                                  resume_checkpoint)
     from qassess.training_data import load_training_data
 
     template = get_template(recipe.template)
@@ -112,8 +113,5 @@ def prepare_sft(recipe: Recipe, show_progress: bool = True, say: Callable[[str],
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)
-    if not recipe.lora.enabled and recipe.lora.freeze_vision:
-        for name, parameter in trainer.model.named_parameters():
-            if ".visual." in f".{name}":
-                parameter.requires_grad_(False)
+    freeze_vision(trainer, recipe)
     return Prepared(trainer, data, output_dir, resume_checkpoint(recipe, output_dir))

@@ -213,7 +213,6 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
     visual = model.model.visual
     visual.train()
     head = Head(visual.merger.mlp[-1].out_features)
-    params = list(visual.parameters()) + head.parameters()
     opt = torch.optim.AdamW([{"params": list(visual.parameters()), "lr": cfg.lr},
                              {"params": head.parameters(), "lr": cfg.head_lr}], weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 *
