@@ -145,7 +145,7 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     from PIL import Image
 
     from qassess.inputs import ImageLoadError, collect_files, _is_image_name, load_image
-    from qassess.synth_text import describe
+    from qassess.synth_text import describe, photo_strengths
 
     out = Path(out)
     table = {d.name: d for d in _dist_table()}
@@ -179,6 +179,7 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
         rng = random.Random(f"{seed}:{source}")
         split = "test" if is_held_out(source, holdout) else "train"
         subject = contents.get(rel) or contents.get(path.name) or ""
+        strengths = photo_strengths(ref)  # of the pristine photo: once, not per distorted copy
         jobs: list[tuple[str, list[tuple[str, int]]]] = [("pristine", [])]
         jobs += [(f"{t}_{lv}", [(t, lv)]) for t in chosen for lv in range(1, LEVELS + 1)]
         pairs = [m for m in MIXES if all(t in chosen for t in m)]
@@ -196,7 +197,7 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
             h = 1.0 if not steps else haarpsi(img, ref)
             file = folder / f"{source}__{name}.png"  # unique file names: matching by name stays exact
             Image.fromarray(img).save(file, optimize=False, compress_level=1)
-            text = describe(subject, ref, [(t, table[t].family, lv) for t, lv in steps], rng)
+            text = describe(subject, strengths, [(t, table[t].family, lv) for t, lv in steps], rng)
             rows.append({
                 "image": f"{source}/{file.name}", "source": source, "split": split, "subject": subject,
                 "distortions": "+".join(f"{t}:{lv}" for t, lv in steps) or "none",

@@ -76,12 +76,14 @@ def photo_strengths(ref) -> list[str]:
     return keys
 
 
-def describe(subject: str, ref, steps: list[tuple[str, str, int]], rng: random.Random) -> dict[str, str]:
-    """{description, good_aspect, bad_aspect} for one image; steps: (type, family, level 1-5)."""
+def describe(subject: str, strengths: list[str], steps: list[tuple[str, str, int]], rng: random.Random
+             ) -> dict[str, str]:
+    """{description, good_aspect, bad_aspect} for one image; strengths: `photo_strengths` of its pristine
+    photo; steps: (type, family, level 1-5)."""
     subject = subject.strip().rstrip(".") or rng.choice(("a scene", "an everyday scene", "a photographed scene"))
     description = rng.choice(OPENERS).format(s=subject)
     spoiled = set().union(*(SPOILS.get(f, set()) for _, f, _ in steps)) if steps else set()
-    kept = [k for k in photo_strengths(ref) if k not in spoiled]
+    kept = [k for k in strengths if k not in spoiled]
     if kept:
         picks = rng.sample(kept, min(len(kept), 2))
         good = _sentence(" and ".join(rng.choice(STRENGTHS[k]) for k in picks))
