@@ -312,18 +312,25 @@ def _check_file(path: Path) -> None:
         raise ImageLoadError("empty file (0 bytes)")
 
 
-def load_image(path: str | Path, budget: PixelBudget | None) -> Image.Image:
+def load_image(source: str | Path | bytes, budget: PixelBudget | None) -> Image.Image:
     """The image as the model sees it: 8-bit RGB, upright, at `target_size` (budget None: full size).
 
+    `source` is a file path, or the encoded bytes of an image (a Parquet cell, a tar member, an object
+    store read): both take the same path through the decoder, so every engine sees the same pixels.
     JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the target, then
     LANCZOS-resized to the exact size: the same picture as a full decode (about 50 dB PSNR) in a
     fraction of the time. Multi-frame files (GIF, WebP, TIFF) give their first frame."""
-    path = Path(path)
     limit = budget.max_decode_pixels if budget is not None else DEFAULT_MAX_DECODE_PIXELS
     _ensure_pillow_limits(limit)
-    _check_file(path)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageLoadError("empty image (0 bytes)")
+        opened = io.BytesIO(source)
+    else:
+        opened = Path(source)
+        _check_file(opened)
     try:
-        with Image.open(path, formats=_open_formats()) as im:
+        with Image.open(opened, formats=_open_formats()) as im:
             width, height = im.size  # from the header: nothing decoded yet
             if width < 1 or height < 1:
                 raise ImageLoadError(f"image has no pixels ({width}x{height})")

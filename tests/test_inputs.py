@@ -679,3 +679,17 @@ def test_make_samples_reproduces_the_committed_pixels(tmp_path):
         a = np.asarray(load_image(SAMPLES / name, None), float)
         b = np.asarray(load_image(tmp_path / name, None), float)
         assert a.shape == b.shape and np.abs(a - b).mean() < 1.0, name  # encoders may differ by a level
+
+
+def test_load_image_from_bytes_equals_from_path():
+    """Image shards (Parquet cells, tar members, object-store reads) go through the same decoder."""
+    from qassess.inputs import ImageLoadError, PixelBudget, load_image
+
+    budget = PixelBudget(min_pixels=4 * 28 * 28, max_pixels=64 * 28 * 28, factor=28)
+    for path in sorted(Path(__file__).parent.parent.joinpath("samples").glob("city_*.jpg"))[:3]:
+        a, b = load_image(path, budget), load_image(path.read_bytes(), budget)
+        assert a.size == b.size and a.tobytes() == b.tobytes()
+    with pytest.raises(ImageLoadError, match="empty"):
+        load_image(b"", budget)
+    with pytest.raises(ImageLoadError, match="not a supported image"):
+        load_image(b"not an image at all", budget)
