@@ -67,6 +67,8 @@ def score(
     captions: bool = typer.Option(False, "--captions", help="Inputs hold captions (folder of .txt, or CSV/JSONL with id and caption columns): rate them without images."),
     template: Optional[str] = typer.Option(None, "--template", help="Prompt preset (paper, q-insight, q-insight-demo, visualquality-r1) or a YAML/JSON template file (default: the model preset's, else paper)."),
     self_check: bool = typer.Option(False, "--self-check", help="Also rate each image's own caption without the image; keeps both ratings and their gap."),
+    self_check_mode: str = typer.Option("generate", "--self-check-mode", help="generate: stage 2 writes its reasoning and answer (the paper's way); prefill: one forward pass reads the rating distribution after the caption (cheaper, no stage-2 text)."),
+    probs: bool = typer.Option(True, "--probs/--no-probs", help="Also read rating_expected / rating_probs from the rating tokens' probabilities (vllm and transformers backends; free)."),
     samples: int = typer.Option(1, "--samples", "-n", help="Sampled answers per image (needs --temperature > 0); the mean and spread are kept."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Inputs per generate call (default: 64 with vLLM, 8 otherwise)."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget per image (default: the model's processor setting)."),
@@ -116,7 +118,7 @@ def score(
     settings = Settings(
         model=model, backend=backend, template=template, batch_size=batch_size, temperature=temperature,
         top_p=top_p, top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, samples=samples,
-        self_check=self_check, min_pixels=min_pixels, max_pixels=max_pixels,
+        self_check=self_check, self_check_mode=self_check_mode, probs=probs, min_pixels=min_pixels, max_pixels=max_pixels,
         max_decode_pixels=max_decode_pixels, dtype=dtype, device=device,
         trust_remote_code=trust_remote_code, workers=workers, presets=str(presets) if presets else None)
     tally = run_score(inputs, output, settings, captions=captions, resume=resume, retry_errors=retry_errors,

@@ -25,24 +25,33 @@ class Parsed:
     rating: float | None
     status: str  # "ok" | "parse_error"
     error: str | None = None
+    # Where the stated number sits in the completion (start, end character offsets), so its tokens'
+    # probabilities can be read (qassess.rating_probs); None when the rating is not a literal number.
+    span: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
 
-def extract_block(text: str, tag: str) -> str | None:
-    """The last complete `<tag>...</tag>` block; an unclosed final block (generation cut off) counts
-    up to the next known tag or the end. None when absent, stripped text otherwise."""
-    closed = re.findall(rf"<{tag}>(.*?)</{tag}>", text, re.S | re.I)
+def block_span(text: str, tag: str) -> tuple[int, int] | None:
+    """Character span of the block `extract_block` reads (content only, unstripped)."""
+    closed = list(re.finditer(rf"<{tag}>(.*?)</{tag}>", text, re.S | re.I))
     if closed:
-        return closed[-1].strip()
+        return closed[-1].span(1)
     opened = re.search(rf"<{tag}>(.*)", text, re.S | re.I)
     if not opened:
         return None
-    rest = opened.group(1)
-    stop = re.search(r"</?(?:%s)>" % "|".join(_TAGS), rest, re.I)
-    return (rest[: stop.start()] if stop else rest).strip()
+    start = opened.start(1)
+    stop = re.search(r"</?(?:%s)>" % "|".join(_TAGS), text[start:], re.I)
+    return start, (start + stop.start() if stop else len(text))
+
+
+def extract_block(text: str, tag: str) -> str | None:
+    """The last complete `<tag>...</tag>` block; an unclosed final block (generation cut off) counts
+    up to the next known tag or the end. None when absent, stripped text otherwise."""
+    span = block_span(text, tag)
+    return None if span is None else text[span[0]:span[1]].strip()
 
 
 def parse_rating(answer: str, scale: tuple[float, float] = SCALE) -> tuple[float | None, str | None]:
@@ -102,7 +111,26 @@ def parse_completion(text: str | None, scale: tuple[float, float] = SCALE) -> Pa
     rating, why = parse_rating(answer, scale)
     if rating is None:
         return Parsed(caption, reasoning, None, "parse_error", why)
-    return Parsed(caption, reasoning, rating, "ok", None)
+    start = block_span(text, "answer")[0]
+    found = number_span(text[start:start + len(text)], rating)
+    span = None if found is None else (start + found[0], start + found[1])
+    return Parsed(caption, reasoning, rating, "ok", None, span)
+
+
+def number_span(answer: str, rating: float) -> tuple[int, int] | None:
+    """Span of the literal that states `rating` in an answer (the keyed form first, then a bare number).
+    The span covers digits and a decimal point or comma only: no sign, exponent or quotes."""
+    answer = answer.split("</answer>", 1)[0]
+    for match in [*_KEYED.finditer(answer), *(m for m in [_BARE.match(answer)] if m)]:
+        literal = match.group(1)
+        try:
+            same = float(literal.replace(",", ".")) == rating
+        except ValueError:
+            continue
+        plain = re.fullmatch(r"\d+(?:[.,]\d+)?", literal)
+        if same and plain:
+            return match.span(1)
+    return None
 
 
 def matches_format(text: str, blocks: tuple[str, ...] = _TAGS) -> bool:

@@ -22,10 +22,13 @@ from qassess.parsing import extract_block, matches_format, parse_completion
 RewardFn = Callable[..., list[float | None]]
 # (conversations, max_new_tokens, temperature) -> one decoded completion per conversation
 Generate = Callable[[list[list[dict]], int, "float | None"], list[str]]
+# (conversations, answer prefix, token ids) -> the scores of those ids at the next position, per conversation
+Read = Callable[[list[list[dict]], str, list[int]], list[list[float]]]
 
 MEASURES = ("precision", "recall", "f1")
 SCOPES = ("completion", "caption_think")
 STAGE2_INPUTS = ("caption", "before_answer")
+SELF_CONSISTENCY_MODES = ("generate", "prefill")
 
 
 def completion_text(completion: Any) -> str:
@@ -150,9 +153,14 @@ class SelfConsistencyReward:
     """The current policy rates each completion's own caption without the image (stage 2, no gradient).
 
     Reward: `cosine_score` of the stage-2 rating against the ground truth. A completion without a caption,
-    or a stage-2 answer without a usable rating, earns 0. All stage-2 prompts of a batch go to `generate`
-    in one call; identical captions are generated once when `dedupe` (they are common within a group).
-    `generate` is bound after the trainer exists (`bind_trainer`), so the reward follows the live policy.
+    or a stage-2 answer without a usable rating, earns 0. Two ways to get the stage-2 rating:
+    - `generate` (the paper's): stage 2 writes its reasoning and answer; all prompts of a batch go to
+      `generate` in one call, identical captions once when `dedupe` (they are common within a group).
+    - `prefill`: one forward pass over the stage-2 prompt and the start of the answer
+      (rating_probs.STAGE2_ANSWER_PREFIX); the rating is the expectation over the digit tokens 1..5 there
+      (qassess.rating_probs), a continuous value, so the cosine reward is graded rather than all-or-none.
+    `generate`/`read` are bound after the trainer exists (`bind_trainer`), so the reward follows the live
+    policy.
     """
 
     __name__ = "self_consistency"
@@ -166,6 +174,9 @@ class SelfConsistencyReward:
         stage2_input: str = "caption",
         dedupe: bool = True,
         generate: Generate | None = None,
+        mode: str = "generate",
+        read: Read | None = None,
+        digit_ids: list[int] | None = None,
     ):
         from qassess.prompts import get_template
 
@@ -174,6 +185,8 @@ class SelfConsistencyReward:
             raise UserError(f"self_consistency: max_new_tokens must be >= 1, got {max_new_tokens}")
         if stage2_input not in STAGE2_INPUTS:
             raise UserError(f"self_consistency: stage2_input must be one of {', '.join(STAGE2_INPUTS)}")
+        if mode not in SELF_CONSISTENCY_MODES:
+            raise UserError(f"self_consistency: mode must be one of {', '.join(SELF_CONSISTENCY_MODES)}, not {mode!r}")
         self.template = get_template(template)
         self.threshold = threshold
         self.max_new_tokens = max_new_tokens
@@ -181,15 +194,25 @@ class SelfConsistencyReward:
         self.stage2_input = stage2_input
         self.dedupe = dedupe
         self.generate = generate
+        self.mode = mode
+        self.read = read
+        self.digit_ids = digit_ids
 
     def bind_trainer(self, trainer) -> None:
-        """Generate stage 2 with this trainer's policy (its vLLM engine when it trains with vLLM)."""
-        from qassess.training import generate_with_trainer
+        """Stage 2 with this trainer's policy (generation on its vLLM engine when it trains with vLLM)."""
+        from qassess import rating_probs
+        from qassess.policy import generate_with_trainer, read_with_trainer
 
         self.generate = lambda conversations, max_new, temp: generate_with_trainer(trainer, conversations, max_new, temp)
+        self.read = lambda conversations, prefix, ids: read_with_trainer(trainer, conversations, prefix, ids)
+        if self.mode == "prefill":
+            processing = trainer.processing_class
+            self.digit_ids = rating_probs.digit_token_ids(getattr(processing, "tokenizer", processing))
+            if self.digit_ids is None:
+                raise UserError("self_consistency mode prefill needs a tokenizer that writes each digit as one token")
         # Under vLLM server mode every rank must send one prompt per completion (TRL slices the gathered
         # results by equal shares), so duplicates are kept there; vLLM's prefix cache makes them cheap.
-        if getattr(trainer, "use_vllm", False):
+        if getattr(trainer, "use_vllm", False) and self.mode == "generate":
             self.dedupe = False
 
     def stage2_text(self, completion: str) -> str | None:
@@ -203,25 +226,41 @@ class SelfConsistencyReward:
         head = completion.split("<answer>", 1)[0].strip()
         return head or None
 
-    def __call__(self, completions, **kwargs) -> list[float | None]:
+    def stage2_ratings(self, todo: list[str]) -> list[float | None]:
+        """The stage-2 rating of each distinct source text, by `mode`."""
+        conversations = [self.template.caption_messages(s) for s in todo]
+        if self.mode == "prefill":
+            from qassess import rating_probs
+
+            if self.read is None or self.digit_ids is None:
+                raise RuntimeError("self_consistency (prefill) used before bind_trainer(trainer) or a read function")
+            rows = self.read(conversations, rating_probs.STAGE2_ANSWER_PREFIX, self.digit_ids)
+            if len(rows) != len(todo):
+                raise RuntimeError(f"stage-2 reading returned {len(rows)} rows for {len(todo)} prompts")
+            return [rating_probs.expected_rating([row])[0] for row in rows]
         if self.generate is None:
             raise RuntimeError("self_consistency reward used before bind_trainer(trainer) or a generate function")
+        outputs = self.generate(conversations, self.max_new_tokens, self.temperature)
+        if len(outputs) != len(todo):
+            raise RuntimeError(f"stage-2 generation returned {len(outputs)} texts for {len(todo)} prompts")
+        return [parse_completion(o).rating for o in outputs]
+
+    def __call__(self, completions, **kwargs) -> list[float | None]:
         truths = _column(kwargs, "score", len(completions))
         sources = [self.stage2_text(completion_text(c)) for c in completions]
-        if self.dedupe:
+        deduped = self.dedupe or self.mode == "prefill"  # prefill never goes through TRL's vLLM slicing
+        if deduped:
             todo = list(dict.fromkeys(s for s in sources if s is not None))
         else:  # one prompt per completion; captionless rows send "" and their answer is ignored
             todo = [s if s is not None else "" for s in sources]
         started = time.perf_counter()
-        outputs = self.generate([self.template.caption_messages(s) for s in todo], self.max_new_tokens, self.temperature)
+        stage2 = self.stage2_ratings(todo)
         seconds = time.perf_counter() - started
-        if len(outputs) != len(todo):
-            raise RuntimeError(f"stage-2 generation returned {len(outputs)} texts for {len(todo)} prompts")
-        if self.dedupe:
-            by_source = {s: parse_completion(o).rating for s, o in zip(todo, outputs)}
+        if deduped:
+            by_source = dict(zip(todo, stage2))
             ratings = [by_source[s] if s is not None else None for s in sources]
         else:
-            ratings = [parse_completion(o).rating if s is not None else None for s, o in zip(sources, outputs)]
+            ratings = [r if s is not None else None for s, r in zip(sources, stage2)]
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
             with_caption = sum(s is not None for s in sources)
@@ -240,10 +279,13 @@ def self_consistency_reward(
     temperature: float | None = None,
     stage2_input: str = "caption",
     dedupe: bool = True,
+    mode: str = "generate",
 ) -> SelfConsistencyReward:
     """Stage-2 rating of the completion's own caption by the current policy (see SelfConsistencyReward).
-    `temperature` None samples as stage 1 does; `max_new_tokens` bounds stage 2 (its main cost)."""
-    return SelfConsistencyReward(template, threshold, max_new_tokens, temperature, stage2_input, dedupe)
+    `mode`: generate (the paper's way) or prefill (one forward pass, the rating read from the digit
+    tokens' probabilities). `temperature` None samples as stage 1 does; `max_new_tokens` bounds stage 2
+    in generate mode (its main cost)."""
+    return SelfConsistencyReward(template, threshold, max_new_tokens, temperature, stage2_input, dedupe, mode=mode)
 
 
 REWARDS: dict[str, Callable[..., RewardFn]] = {

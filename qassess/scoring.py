@@ -36,6 +36,10 @@ class Settings:
     max_new_tokens: int | None = None
     samples: int = 1
     self_check: bool = False
+    # generate: stage 2 writes its own reasoning and answer (the paper's way); prefill: one forward pass
+    # reads the rating distribution right after the caption and the start of the answer (rating_probs).
+    self_check_mode: str = "generate"
+    probs: bool = True  # rating_expected / rating_probs from the digit tokens' probabilities
     min_pixels: int | None = None
     max_pixels: int | None = None
     max_decode_pixels: int = DEFAULT_MAX_DECODE_PIXELS
@@ -59,6 +63,9 @@ class Settings:
             raise UserError("--max-new-tokens must be at least 1")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise UserError("--temperature must be >= 0 and --top-p in (0, 1]")
+        if self.self_check_mode not in SELF_CHECK_MODES:
+            raise UserError(f"--self-check-mode must be one of {', '.join(SELF_CHECK_MODES)}, "
+                            f"not {self.self_check_mode!r}")
 
 
     def _apply_preset(self) -> None:
@@ -78,17 +85,22 @@ class Settings:
             setattr(self, key, generic if value is None else value)
 
 
+SELF_CHECK_MODES = ("generate", "prefill")
+
 # What an option is when neither the user nor a preset sets it (seed None: unseeded).
 GENERIC_DEFAULTS = {"template": "paper", "temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024,
                     "seed": None}
 
 
-def summarize_samples(texts: Sequence[str]) -> dict:
+def summarize_samples(texts: Sequence[str], readings: Sequence | None = None) -> dict:
     """One record's rating fields from n sampled texts: the mean of the parsed ratings and their spread.
 
     Caption, reasoning and raw text come from the sample whose rating is nearest the mean, so the
     explanation shown agrees with the number shown. Unparseable samples are counted, never imputed.
+    `readings` (one per text, see qassess.rating_probs) give the expected rating and its distribution.
     """
+    from qassess import rating_probs
+
     parsed = [parse_completion(t) for t in texts]
     good = [p for p in parsed if p.ok]
     ratings = [p.rating for p in parsed]
@@ -97,7 +109,8 @@ def summarize_samples(texts: Sequence[str]) -> dict:
         first = parsed[0]
         errors = dict.fromkeys(p.error for p in parsed)
         return {**fields, "rating": None, "caption": first.caption, "reasoning": first.reasoning,
-                "raw": texts[0], "status": "parse_error", "error": "; ".join(errors), "rating_std": None}
+                "raw": texts[0], "status": "parse_error", "error": "; ".join(errors), "rating_std": None,
+                "rating_expected": None, "rating_probs": None}
     mean = statistics.fmean(p.rating for p in good)
     chosen = min(range(len(parsed)), key=lambda i: abs(parsed[i].rating - mean) if parsed[i].ok else math.inf)
     failed = len(parsed) - len(good)
@@ -110,6 +123,7 @@ def summarize_samples(texts: Sequence[str]) -> dict:
         "raw": texts[chosen],
         "status": "ok",
         "error": f"{failed} of {len(parsed)} samples unparseable" if failed else None,
+        **rating_probs.summarize([r for p, r in zip(parsed, readings or [None] * len(parsed)) if p.ok]),
     }
 
 
@@ -135,6 +149,7 @@ class Assessor:
         self._backend = loaded_backend
         self._owns_backend = loaded_backend is None
         self.backend_reason: str | None = None
+        self._digits: list[int] | None = None  # digit token ids, once the backend is loaded
 
     # -- backend -------------------------------------------------------------------------------
     def backend(self, expected_items: int | None = None):
@@ -179,21 +194,38 @@ class Assessor:
         return Sampling(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
                         max_new_tokens=s.max_new_tokens, n=n, seed=s.seed)
 
-    def _generate(self, requests: list, n: int) -> list[list[str] | Exception]:
-        """Texts per request; a failing batch is retried one by one so one bad input costs one row."""
+    def _digit_ids(self) -> list[int] | None:
+        from qassess import rating_probs
+
+        if self._digits is None:
+            self._digits = rating_probs.digit_token_ids(self._backend.processor.tokenizer) or []
+        return self._digits or None
+
+    def _generate(self, requests: list, n: int) -> list[list | Exception]:
+        """Completions per request; a failing batch is retried one by one so one bad input costs one row."""
         if not requests:
             return []
+        from qassess.backends.base import Completion
+
         sampling = self._sampling(n)
+        reads = getattr(self._backend, "reads_probabilities", False)  # plugins may only implement generate
+        score_ids = self._digit_ids() if self.settings.probs and reads else None
+
+        def complete(batch):
+            if hasattr(self._backend, "complete"):
+                return self._backend.complete(batch, sampling, score_ids)
+            return [[Completion(t) for t in texts] for texts in self._backend.generate(batch, sampling)]
+
         try:
-            return self._backend.generate(requests, sampling)
+            return complete(requests)
         except Exception as exc:  # noqa: BLE001 - recorded per row below, or raised if systemic
             if len(requests) == 1:
                 return [exc]
             first = exc
-        outs: list[list[str] | Exception] = []
+        outs: list[list | Exception] = []
         for request in requests:
             try:
-                outs.extend(self._backend.generate([request], sampling))
+                outs.extend(complete([request]))
             except Exception as exc:  # noqa: BLE001
                 outs.append(exc)
         if all(isinstance(o, Exception) for o in outs):
@@ -208,10 +240,18 @@ class Assessor:
         return {**dict.fromkeys(FIELDS), "id": id_, "path": path, "mode": mode, "model": models.model_id(s.model), "backend": self.backend_name,
                 "template": self.template.name}
 
-    def _finish(self, record: dict, out: list[str] | Exception) -> dict:
+    def _finish(self, record: dict, out: list | Exception) -> dict:
+        from qassess import rating_probs
+
         if isinstance(out, Exception):
             return {**record, "status": "generation_error", "error": _one_line(out)}
-        return {**record, **summarize_samples(out)}
+        texts = [c.text for c in out]
+        readings = None
+        if self.settings.probs and any(c.scores is not None for c in out):
+            decode = self._backend.decode
+            readings = [rating_probs.read_completion(c.text, parse_completion(c.text).span, c.token_ids, c.scores,
+                                                     decode) for c in out]
+        return {**record, **summarize_samples(texts, readings)}
 
     def _self_check(self, records: list[dict]) -> None:
         """Stage 2 on each record's own caption (no image): a second opinion and its gap."""
@@ -223,18 +263,47 @@ class Assessor:
                 r["self_check_error"] = "no caption to re-rate"
         todo = [r for r in todo if r.get("caption")]
         chat = self.template.chat_template_kwargs
-        outs = self._generate([Request(self.template.caption_messages(r["caption"]), chat_kwargs=chat) for r in todo], 1)
+        requests = [Request(self.template.caption_messages(r["caption"]), chat_kwargs=chat) for r in todo]
+        if self.settings.self_check_mode == "prefill":
+            self._self_check_prefill(todo, requests)
+            return
+        outs = self._generate(requests, 1)
         for r, out in zip(todo, outs):
             if isinstance(out, Exception):
                 r["self_check_error"] = _one_line(out)
                 continue
-            parsed: Parsed = parse_completion(out[0])
-            r["self_check_raw"] = out[0]
+            text = out[0].text
+            parsed: Parsed = parse_completion(text)
+            r["self_check_raw"] = text
             if parsed.ok:
                 r["self_check_rating"] = parsed.rating
                 r["self_check_gap"] = round(abs(parsed.rating - r["rating"]), 4)
             else:
                 r["self_check_error"] = parsed.error
+
+    def _self_check_prefill(self, todo: list[dict], requests: list) -> None:
+        """The stage-2 rating read in one forward pass: prompt + caption + the start of the answer, then
+        the expected rating over the digit tokens at that point (no reasoning is written)."""
+        from qassess import rating_probs
+
+        digits = self._digit_ids()
+        if not digits:
+            raise UserError("--self-check-mode prefill needs a tokenizer that writes each digit as one token")
+        if not todo:
+            return
+        prefix = rating_probs.STAGE2_ANSWER_PREFIX
+        try:
+            rows = self._backend.next_token_scores(requests, [prefix] * len(requests), digits)
+        except NotImplementedError as exc:
+            raise UserError(f"--self-check-mode prefill: {exc}; use --self-check-mode generate") from None
+        except Exception as exc:  # noqa: BLE001 - one batch's failure is recorded on its rows
+            for r in todo:
+                r["self_check_error"] = _one_line(exc)
+            return
+        for r, row in zip(todo, rows):
+            expected, _ = rating_probs.expected_rating([row])
+            r["self_check_rating"] = round(expected, 4)
+            r["self_check_gap"] = round(abs(expected - r["rating"]), 4)
 
     # -- image mode ----------------------------------------------------------------------------
     def iter_image_batches(self, paths: Sequence[Path]) -> Iterator[list[dict]]:

@@ -18,7 +18,7 @@ from qassess.errors import UserError
 
 FIELDS = [
     "id", "path", "mode", "model", "backend", "template", "rating", "caption", "reasoning", "raw",
-    "status", "error", "ratings", "rating_std", "self_check_rating", "self_check_gap", "self_check_raw",
+    "status", "error", "ratings", "rating_std", "rating_expected", "rating_probs", "self_check_rating", "self_check_gap", "self_check_raw",
     "self_check_error", "pixels", "max_pixels",
 ]
 # A resumed run must not mix results of another set-up into one file.

@@ -236,6 +236,31 @@ def test_self_consistency_must_be_bound_and_consistent():
         SelfConsistencyReward(stage2_input="image")
 
 
+def test_self_consistency_prefill_reads_the_expected_rating_once_per_caption():
+    """mode prefill: one reading per distinct caption, after the stage-2 prompt and the answer's start;
+    the rating is the expectation over the digit tokens 1..5 (here 0.5 * 3 + 0.5 * 4 = 3.5)."""
+    from qassess.rating_probs import STAGE2_ANSWER_PREFIX
+
+    calls = []
+
+    def read(conversations, prefix, ids):
+        calls.append((conversations, prefix, ids))
+        half = math.log(0.5)
+        return [[-1e9, -1e9, -1e9, half, half, -1e9, -1e9, -1e9, -1e9, -1e9] for _ in conversations]
+
+    reward = SelfConsistencyReward(mode="prefill", read=read, digit_ids=list(range(10)))
+    completions = [chat(answer("2.0", "a sharp dog")), chat(answer("2.0", "a sharp dog")), chat(answer("2.0", None))]
+    out = reward(completions, score=[3.5, 3.6, 3.5])
+    assert out == [pytest.approx(1.0), pytest.approx(0.5 * (1 + math.cos(math.pi * 0.1 / 0.35))), 0.0]
+    (conversations, prefix, ids), = calls
+    assert conversations == [get_template("paper").caption_messages("a sharp dog")]
+    assert prefix == STAGE2_ANSWER_PREFIX and ids == list(range(10))
+    with pytest.raises(RuntimeError, match="bind_trainer"):
+        SelfConsistencyReward(mode="prefill")([chat(answer("3", "dog"))], score=[3.0])
+    with pytest.raises(UserError, match="mode"):
+        SelfConsistencyReward(mode="fast")
+
+
 # ------------------------------------------------------------------------------------------ registry
 
 

@@ -284,7 +284,8 @@ def test_self_consistency_generates_with_the_live_policy(tiny_model, sample_data
     import torch
 
     from qassess.prompts import get_template
-    from qassess.training import generate_with_trainer, prepare
+    from qassess.policy import generate_with_trainer
+    from qassess.training import prepare
 
     recipe = load_recipe(TINY_RECIPE, ["--model.name_or_path", str(tiny_model), "--data.scores",
                                        sample_data["scores"], "--data.images", sample_data["images"],
@@ -325,6 +326,37 @@ def test_self_consistency_generates_with_the_live_policy(tiny_model, sample_data
 
 
 
+@pytest.mark.slow
+def test_prefill_reward_follows_the_policy(tiny_model, sample_data, tmp_path):
+    """mode: prefill reads the live policy: changing the adapter changes the reward."""
+    import torch
+
+    from qassess.training import prepare
+
+    recipe = load_recipe(TINY_RECIPE, [
+        "--model.name_or_path", str(tiny_model), "--data.scores", sample_data["scores"], "--data.images",
+        sample_data["images"], "--data.references", sample_data["references"], "--output_dir", str(tmp_path / "o")])
+    for spec in recipe.rewards:
+        if spec.name == "self_consistency":
+            spec.params["mode"] = "prefill"
+    trainer = prepare(recipe, show_progress=False, say=lambda _: None).trainer
+    reward = next(f for f in trainer.reward_funcs if getattr(f, "__name__", "") == "self_consistency")
+    assert reward.mode == "prefill"
+    completions = [[{"role": "assistant", "content": f"<caption>{c}</caption><think>x</think><answer>3</answer>"}]
+                   for c in ("a sharp dog", "a dark blurry street")]
+    before = [reward.stage2_ratings([c]) for c in ("a sharp dog", "a dark blurry street")]
+    out = reward(completions, score=[3.0, 3.0])
+    assert len(out) == 2 and all(0.0 <= r <= 1.0 for r in out)
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(1)
+        for name, parameter in trainer.model.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    after = [reward.stage2_ratings([c]) for c in ("a sharp dog", "a dark blurry street")]
+    assert all(1 <= r[0] <= 5 for r in before + after)
+    assert after != before
+
+
 def test_stage2_through_the_vllm_engine_uses_short_limits_and_restores_them(tiny_model):
     """With use_vllm the stage-2 prompts go to TRL's engine as token ids, without images, with the
     reward's token limit and temperature for that call only (vLLM training itself needs a GPU)."""
@@ -333,7 +365,7 @@ def test_stage2_through_the_vllm_engine_uses_short_limits_and_restores_them(tiny
     from transformers import AutoProcessor
 
     from qassess.prompts import get_template
-    from qassess.training import generate_with_trainer
+    from qassess.policy import generate_with_trainer
 
     processor = AutoProcessor.from_pretrained(tiny_model)
     tokenizer = processor.tokenizer

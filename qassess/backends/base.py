@@ -53,6 +53,17 @@ class Request:
     chat_kwargs: dict = field(default_factory=dict)  # extra apply_chat_template arguments (add_vision_id)
 
 
+@dataclass
+class Completion:
+    """One generated text, with what the probability reading needs (qassess.rating_probs)."""
+
+    text: str
+    token_ids: list[int] | None = None  # generated ids, special tokens included
+    # Per generated step, the scores of the tokens asked for in `complete(..., score_ids=...)`, in that
+    # order (log-probabilities or logits: both give the same softmax over the set). None if not asked.
+    scores: list[list[float]] | None = None
+
+
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float16": "float16", "fp16": "float16", "half": "float16"}
@@ -229,6 +240,22 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
         """One list of `sampling.n` texts per request, in order; special tokens stripped."""
+
+    def complete(self, requests: Sequence[Request], sampling: Sampling,
+                 score_ids: Sequence[int] | None = None) -> list[list[Completion]]:
+        """Like `generate`, plus the generated ids and, with `score_ids`, those tokens' scores at every
+        step. Backends that cannot see token scores keep this default: texts only (no expected rating)."""
+        return [[Completion(t) for t in texts] for texts in self.generate(requests, sampling)]
+
+    def next_token_scores(self, requests: Sequence[Request], prefixes: Sequence[str],
+                          score_ids: Sequence[int]) -> list[list[float]]:
+        """Scores of `score_ids` for the token after each request's prompt followed by `prefixes[i]`
+        (the start of the assistant's answer), in one forward pass: the cheap stage-2 reading."""
+        raise NotImplementedError(f"the {self.name} backend cannot read token probabilities")
+
+    @property
+    def reads_probabilities(self) -> bool:
+        return type(self).complete is not Backend.complete
 
     def close(self) -> None:
         """Release the model (idempotent)."""

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from qassess.backends.base import Backend, Request, Sampling, as_rgb, load_processor, one_line
+from qassess.backends.base import Backend, Completion, Request, Sampling, as_rgb, load_processor, one_line
 from qassess.errors import UserError
 
 _OPTIONS = {"attn_implementation"}
@@ -101,25 +101,54 @@ class TransformersBackend(Backend):
         return str(base)
 
     def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+        return [[c.text for c in cs] for cs in self.complete(requests, sampling)]
+
+    def complete(self, requests: Sequence[Request], sampling: Sampling,
+                 score_ids: Sequence[int] | None = None) -> list[list[Completion]]:
         self.check_requests(requests)
         if self._model is None:
             raise RuntimeError("backend is closed")
         # Image and text-only rows go in separate sub-batches: each keeps the plain single-modality path.
-        results: list[list[str] | None] = [None] * len(requests)
+        results: list[list[Completion] | None] = [None] * len(requests)
         for with_image in (True, False):
             idx = [i for i, r in enumerate(requests) if (r.image is not None) == with_image]
             if idx:
-                for i, texts in zip(idx, self._generate_batch([requests[i] for i in idx], sampling)):
-                    results[i] = texts
+                batch = self._complete_batch([requests[i] for i in idx], sampling, score_ids)
+                for i, completions in zip(idx, batch):
+                    results[i] = completions
         return results  # type: ignore[return-value]
 
-    def _generate_batch(self, requests: list[Request], sampling: Sampling) -> list[list[str]]:
-        torch = self._torch
+    def _encode(self, requests: Sequence[Request], suffixes: Sequence[str] | None = None):
         images = [as_rgb(r.image) for r in requests if r.image is not None]
-        inputs: dict[str, Any] = dict(text=[self.chat_text(r) for r in requests], padding=True, return_tensors="pt")
+        texts = [self.chat_text(r) + (suffixes[i] if suffixes else "") for i, r in enumerate(requests)]
+        inputs: dict[str, Any] = dict(text=texts, padding=True, return_tensors="pt")
         if images:
             inputs.update(images=images, images_kwargs={"size": self._size_kwargs()})
-        enc = self.processor(**inputs).to(self._device)
+        return self.processor(**inputs).to(self._device)
+
+    @contextlib.contextmanager
+    def _recording(self, score_ids: Sequence[int] | None) -> Iterator[list]:
+        """Raw LM-head scores of `score_ids` at every forward step (before any logits processor, so
+        suppression, temperature and top-k/p never distort them), via a forward hook."""
+        steps: list = []
+        if not score_ids:
+            yield steps
+            return
+        index = self._torch.tensor(list(score_ids), device=self._device)
+
+        def hook(_module, _inputs, logits):
+            steps.append(logits[:, -1, :].index_select(-1, index).float().cpu())
+
+        handle = self._model.get_output_embeddings().register_forward_hook(hook)
+        try:
+            yield steps
+        finally:
+            handle.remove()
+
+    def _complete_batch(self, requests: list[Request], sampling: Sampling,
+                        score_ids: Sequence[int] | None) -> list[list[Completion]]:
+        torch = self._torch
+        enc = self._encode(requests)
         per_request = 1 if sampling.greedy else sampling.n
         tok = self.processor.tokenizer
         options: dict[str, Any] = dict(
@@ -133,13 +162,37 @@ class TransformersBackend(Backend):
         )
         if not sampling.greedy:
             options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
-        with torch.inference_mode(), _seeded(sampling.seed, self._device):
+        with torch.inference_mode(), _seeded(sampling.seed, self._device), self._recording(score_ids) as steps:
             out = self._model.generate(**enc, **options)
         new_tokens = out[:, enc["input_ids"].shape[1]:]
         texts = tok.batch_decode(new_tokens, skip_special_tokens=True)
-        groups = [texts[i * per_request:(i + 1) * per_request] for i in range(len(requests))]
+        scores = torch.stack(steps, dim=1).tolist() if steps else None  # [rows, steps, len(score_ids)]
+        completions = []
+        for row, text in enumerate(texts):
+            ids = new_tokens[row].tolist()
+            ids = _until_pad(ids, tok.pad_token_id)
+            completions.append(Completion(text, ids, scores[row][:len(ids)] if scores is not None else None))
+        groups = [completions[i * per_request:(i + 1) * per_request] for i in range(len(requests))]
         # Greedy samples are identical by definition: decode once, repeat.
         return [g * sampling.n for g in groups] if sampling.greedy else groups
+
+    def next_token_scores(self, requests: Sequence[Request], prefixes: Sequence[str],
+                          score_ids: Sequence[int]) -> list[list[float]]:
+        self.check_requests(requests)
+        if self._model is None:
+            raise RuntimeError("backend is closed")
+        results: list = [None] * len(requests)
+        for with_image in (True, False):
+            idx = [i for i, r in enumerate(requests) if (r.image is not None) == with_image]
+            if not idx:
+                continue
+            enc = self._encode([requests[i] for i in idx], [prefixes[i] for i in idx])
+            with self._torch.inference_mode():
+                logits = self._model(**enc, logits_to_keep=1).logits[:, -1, :]
+            picked = logits.index_select(-1, self._torch.tensor(list(score_ids), device=self._device))
+            for i, row in zip(idx, picked.float().cpu().tolist()):
+                results[i] = row
+        return results
 
     def close(self) -> None:
         if getattr(self, "_model", None) is None:
@@ -150,3 +203,11 @@ class TransformersBackend(Backend):
         gc.collect()
         if self._device.type == "cuda":
             self._torch.cuda.empty_cache()
+
+
+def _until_pad(ids: list[int], pad: int | None) -> list[int]:
+    """Generated ids without the right padding of rows that finished early."""
+    end = len(ids)
+    while end and ids[end - 1] == pad:
+        end -= 1
+    return ids[:end]

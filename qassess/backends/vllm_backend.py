@@ -12,7 +12,7 @@ import sys
 import warnings
 from typing import Any, Iterator, Sequence
 
-from qassess.backends.base import (Backend, Request, Sampling, as_rgb, load_processor, one_line,
+from qassess.backends.base import (Backend, Completion, Request, Sampling, as_rgb, load_processor, one_line,
                                    read_model_config)
 from qassess.errors import UserError
 
@@ -123,6 +123,19 @@ class VLLMBackend(Backend):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(gib))
 
     def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+        return [[c.text for c in cs] for cs in self.complete(requests, sampling)]
+
+    def _prompts(self, requests: Sequence[Request], suffixes: Sequence[str] | None = None) -> list[dict]:
+        prompts = []
+        for i, request in enumerate(requests):
+            prompt: dict[str, Any] = {"prompt": self.chat_text(request) + (suffixes[i] if suffixes else "")}
+            if request.image is not None:
+                prompt["multi_modal_data"] = {"image": as_rgb(request.image)}
+            prompts.append(prompt)
+        return prompts
+
+    def complete(self, requests: Sequence[Request], sampling: Sampling,
+                 score_ids: Sequence[int] | None = None) -> list[list[Completion]]:
         self.check_requests(requests)
         if self._llm is None:
             raise RuntimeError("backend is closed")
@@ -141,18 +154,36 @@ class VLLMBackend(Backend):
             min_tokens=sampling.min_new_tokens,
             repetition_penalty=1.0,
             logit_bias=self._bias or None,
+            # Raw log-probabilities of just these tokens at every step (cheaper than top-k lists).
+            logprob_token_ids=list(score_ids) if score_ids else None,
         )
-        prompts = []
-        for request in requests:
-            prompt: dict[str, Any] = {"prompt": self.chat_text(request)}
-            if request.image is not None:
-                prompt["multi_modal_data"] = {"image": as_rgb(request.image)}
-            prompts.append(prompt)
         with _quiet_budget_warning():
-            outputs = self._llm.generate(prompts, params, use_tqdm=False)
+            outputs = self._llm.generate(self._prompts(requests), params, use_tqdm=False)
         # Decode the ids ourselves (same call as the transformers backend) so texts compare exactly.
-        texts = [[self.decode(c.token_ids) for c in out.outputs] for out in outputs]
-        return [t * sampling.n for t in texts] if sampling.greedy else texts
+        results = []
+        for out in outputs:
+            completions = []
+            for c in out.outputs:
+                scores = None
+                if score_ids:
+                    scores = [[step[i].logprob if i in step else -math.inf for i in score_ids] for step in c.logprobs]
+                completions.append(Completion(self.decode(c.token_ids), list(c.token_ids), scores))
+            results.append(completions * sampling.n if sampling.greedy else completions)
+        return results
+
+    def next_token_scores(self, requests: Sequence[Request], prefixes: Sequence[str],
+                          score_ids: Sequence[int]) -> list[list[float]]:
+        self.check_requests(requests)
+        if self._llm is None:
+            raise RuntimeError("backend is closed")
+        if not requests:
+            return []
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(score_ids))
+        with _quiet_budget_warning():
+            outputs = self._llm.generate(self._prompts(requests, prefixes), params, use_tqdm=False)
+        return [[out.outputs[0].logprobs[0][i].logprob for i in score_ids] for out in outputs]
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)

@@ -76,7 +76,7 @@ class PredIndex:
                 self._levels[level] = (rows, keys, 0, [])
             else:
                 keyed = rows.assign(key=keys.to_numpy(zero_copy_only=False), usable=~rows["failed"].to_numpy())
-                mean_cols = ["rating"] + (["self_check"] if "self_check" in keyed else [])
+                mean_cols = ["rating"] + [c for c in ("self_check", "expected") if c in keyed]
                 # "error" is raised by join_ground_truth, and only if this level is the one used
                 policy = "first" if self.duplicates == "error" else self.duplicates
                 kept, dups, examples = dedupe(keyed, policy, usable="usable", mean_cols=mean_cols,

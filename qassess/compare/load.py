@@ -48,7 +48,7 @@ class Predictions:
     """The predictions as loaded, with where they came from and what was found in them."""
 
     table: Table
-    frame: pd.DataFrame  # columns: id, rating, failed, status, error, [self_check], [text], [group]
+    frame: pd.DataFrame  # columns: id, rating, failed, status, error, [self_check], [expected], [text], [group]
     info: dict[str, Any]
 
 
@@ -77,6 +77,7 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
         chosen["status"] = find(("status",))
         chosen["error"] = find(("error",))
         chosen["self_check"] = find(("self_check_rating",))
+        chosen["expected"] = find(("rating_expected",))
         chosen["model"] = find(("model",))
         chosen["group"] = find_column(columns, GROUP_CANDIDATES, role="group", source=name,
                                       override=group_col if group_col and group_col in columns else None)
@@ -86,8 +87,9 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
         for role in ("status", "error", "model", "group", "caption", "reasoning"):
             if chosen[role]:
                 wanted[chosen[role]] = "text"
-        if chosen["self_check"]:
-            wanted[chosen["self_check"]] = "number"
+        for role in ("self_check", "expected"):
+            if chosen[role]:
+                wanted[chosen[role]] = "number"
         return wanted
 
     table = read_table(source, select)
@@ -114,6 +116,11 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
         if np.isfinite(sc).any():
             frame["self_check"] = sc
             info["self_check_col"] = chosen["self_check"]
+    if chosen["expected"]:  # the probability-weighted rating (score --probs), scored beside the stated one
+        ex = to_scores(raw[chosen["expected"]], column=chosen["expected"], source=table.source, ids=ids)
+        if np.isfinite(ex).any():
+            frame["expected"] = ex
+            info["expected_col"] = chosen["expected"]
     if chosen["group"]:
         frame["group"] = clean_text(raw[chosen["group"]])
         info["group_col"] = chosen["group"]

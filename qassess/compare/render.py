@@ -52,6 +52,13 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[Any]]]]:
     if with_ci:
         out.append(("95% bootstrap intervals", ["group", "PLCC", "SRCC"],
                     [[label, _interval(m["ci"]["plcc"]), _interval(m["ci"]["srcc"])] for label, m in with_ci]))
+    with_ex = [(label, m) for label, m in lines if m.get("expected")]
+    if with_ex:
+        rows = [[label, e.get("n"), e.get("missing"), e.get("plcc"), e.get("srcc"), e.get("krcc"),
+                 e["stated_on_same_rows"].get("plcc"), e["stated_on_same_rows"].get("srcc")]
+                for label, e in ((label, m["expected"]) for label, m in with_ex)]
+        out.append(("Expected rating (rating_expected, from the rating tokens' probabilities) beside the stated one",
+                    ["group", "n", "missing", "PLCC", "SRCC", "KRCC", "stated PLCC", "stated SRCC"], rows))
     with_sc = [(label, m) for label, m in lines if m.get("self_check")]
     if with_sc:
         rows = []

@@ -56,6 +56,8 @@ def group_metrics(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool
     _scale_note(name, out, pred[use], gt[use], warnings)
     if bootstrap:
         out["ci"] = _intervals(pred[use], gt[use], lower, result, bootstrap, seed)
+    if "expected" in rows:
+        out["expected"] = _expected(name, rows, use, fit=fit, lower=lower, min_rows=min_rows, warnings=warnings)
     if "self_check" in rows:
         out["self_check"], out["consistency"] = _self_check(name, rows, fit=fit, lower=lower, failures=failures,
                                                             worst=worst, min_rows=min_rows, warnings=warnings)
@@ -93,6 +95,23 @@ def _scale_note(name: str, out: dict[str, Any], pred: np.ndarray, gt: np.ndarray
             warnings.append(f"{name}: RMSE/MAE compare raw values on different scales (predictions "
                             f"{pred.min():.3g}..{pred.max():.3g}, ground truth {gt.min():.3g}..{gt.max():.3g}); "
                             "use --fit logistic4 for errors on the ground-truth scale")
+
+
+def _expected(name: str, rows: pd.DataFrame, use: np.ndarray, *, fit: str | None, lower: bool, min_rows: int,
+              warnings: list[str]) -> dict[str, Any] | None:
+    """Metrics of the probability-weighted rating on the rows the stated rating was scored on (a failed
+    row has no expected rating, so failures are always excluded here), for a like-for-like comparison."""
+    ex = rows["expected"].to_numpy(dtype=float)
+    gt = rows["gt"].to_numpy(dtype=float)
+    both = use & np.isfinite(ex) & ~rows["failed"].to_numpy()
+    if both.sum() < min_rows:
+        warnings.append(f"{name}: only {int(both.sum())} rows have an expected rating; no metrics for it")
+        return None
+    out, _ = metrics.score_metrics(ex[both], gt[both], fit=fit, lower_better=lower)
+    stated, _ = metrics.score_metrics(rows["rating"].to_numpy(dtype=float)[both], gt[both], fit=fit, lower_better=lower)
+    out["stated_on_same_rows"] = {k: stated.get(k) for k in ("n", "plcc", "srcc")}
+    out["missing"] = int((use & ~np.isfinite(ex)).sum())
+    return out
 
 
 def _self_check(name: str, rows: pd.DataFrame, *, fit: str | None, lower: bool, failures: str, worst: float,
