@@ -132,7 +132,7 @@ def test_missing_and_unreadable_files_get_cards_that_say_why(rich_run, tmp_path)
     result = build_report(path, tmp_path / "r.html", log=lambda m: None)
     assert result["rows"] == 18 and result["thumbnails"] == 16 and result["without_picture"] == 2
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    data = json.loads(html.split('id="qassess-data">')[1].split("</script>")[0])
+    data = json.loads(html.split('id="qassess-data" data-encoding="json">')[1].split("</script>")[0])
     why = data["columns"]["why"]
     assert why[15].startswith("file not found: ") and why[17].startswith("no picture: truncated image")
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
@@ -261,12 +261,13 @@ def test_gallery_sorts_filters_and_opens_details(browser, rich_run, tmp_path):
     assert events == {"dialogs": [], "errors": []}  # a CSP violation would be a console error
 
 
-def test_pages_of_a_larger_run(browser, tmp_path):
+def test_pages_of_a_larger_run_with_compressed_data(browser, tmp_path):
     images = sorted(REAL.glob("*.png"))
     rows = [row(images[i % len(images)], float(1 + i % 5), caption=f"row {i}") for i in range(150)]
     path = write_rows(tmp_path / "big.csv", rows)
     out = tmp_path / "big.html"
-    build_report(path, out, max_thumbnails=20, log=lambda m: None)
+    build_report(path, out, max_thumbnails=20, compress=True, log=lambda m: None)
+    assert 'data-encoding="gzip+base64"' in out.read_text(encoding="utf-8")
     page, events = open_page(browser, out)
     assert "20 of 150" in page.inner_text("#thumbnote")
     assert card_rows(page) == list(range(60)) and "page 1 of 3" in page.inner_text("#page")
@@ -275,6 +276,7 @@ def test_pages_of_a_larger_run(browser, tmp_path):
     page.click("#next")
     assert card_rows(page) == list(range(120, 150)) and page.locator("#next").is_disabled()
     assert page.locator("#grid .card img").count() + page.locator("#grid .card .nothumb").count() == 30
+    assert page.inner_text('#grid .card[data-row="149"] .text') == "row 149"
     assert events == {"dialogs": [], "errors": []}
 
 

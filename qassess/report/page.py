@@ -8,6 +8,7 @@ else: no network, and no injected script would run even if escaping failed.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import math
@@ -24,6 +25,7 @@ from qassess.errors import UserError
 from qassess.report.rows import Run, choose_thumbnails, load_run
 from qassess.report.thumbnails import Thumb, make_thumbnails, resolve
 
+COMPRESS_ABOVE = 2_000_000  # characters of row data
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -63,20 +65,29 @@ def _columns(run: Run, why: list[str]) -> dict[str, list]:
 
 
 def render_page(run: Run, thumbs: dict[int, tuple[Thumb, str]], thumb_note: str, why: list[str], *,
-                title: str) -> str:
-    """The HTML text. `thumbs`: row -> (thumbnail, file URI of the original)."""
+                title: str, compress: bool | None = None) -> str:
+    """The HTML text. `thumbs`: row -> (thumbnail, file URI of the original). `compress` (None: when the
+    data passes COMPRESS_ABOVE) gzips the row data into base64, which the page inflates with the
+    browser's own DecompressionStream: captions and reasoning of a large run shrink several times."""
     from qassess import __version__
 
     rows = sorted(i for i, (t, _) in thumbs.items() if t.uri)
     thumb_data = {"row": rows, "uri": [thumbs[i][0].uri for i in rows], "w": [thumbs[i][0].width for i in rows],
                   "h": [thumbs[i][0].height for i in rows], "file": [thumbs[i][1] for i in rows]}
-    data = {"summary": run.summary, "warnings": run.warnings, "thumb_note": thumb_note, "version": __version__,
-            "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "columns": _columns(run, why)}
+    data = {"summary": _jsonable(run.summary), "warnings": run.warnings, "thumb_note": thumb_note,
+            "version": __version__, "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "columns": _columns(run, why)}  # the columns are built JSON-ready: no walk over every value
+    text = script_json(data)
+    encoding = "json"
+    if compress or (compress is None and len(text) > COMPRESS_ABOVE):
+        text = base64.b64encode(gzip.compress(text.encode("utf-8", errors="replace"), compresslevel=6,
+                                              mtime=0)).decode("ascii")
+        encoding = "gzip+base64"
     css, js = _asset("page.css"), _asset("page.js")
     csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")
     parts = {"CSP": csp, "VERSION": __version__, "TITLE": _html_text(title), "CSS": css, "JS": js,
-             "DATA": script_json(_jsonable(data)), "THUMBS": script_json(thumb_data)}
+             "ENCODING": encoding, "DATA": text, "THUMBS": script_json(thumb_data)}
     return re.sub(r"@@([A-Z]+)@@", lambda m: parts[m.group(1)], _asset("page.html"))  # one pass: data stays data
 
 
@@ -99,7 +110,8 @@ def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[s
                  pred_col: str | None = None, gt_id_col: str | None = None, gt_col: str | None = None,
                  roots: Sequence[str | Path] = (), max_thumbnails: int = 2000, thumb_size: int = 256,
                  thumb_format: str = "webp", thumb_quality: int = 70, workers: int | None = None,
-                 title: str | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 title: str | None = None, compress: bool | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Write the report of one score output to `out`; returns what went in (rows, thumbnails, bytes, seconds).
 
     Relative image paths are looked up under each of `roots`, then the current folder, then the
@@ -140,7 +152,8 @@ def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[s
     if missing:
         run.warnings.append(f"{missing} of {len(chosen)} rows chosen for a picture have none (file missing or "
                             "unreadable); their cards say why")
-    page = render_page(run, thumbs, thumb_note, why, title=title or f"qassess report: {preds.name}")
+    page = render_page(run, thumbs, thumb_note, why, title=title or f"qassess report: {preds.name}",
+                       compress=compress)
     data = page.encode("utf-8", errors="replace")  # a lone surrogate from a JSON escape becomes '?'
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:

@@ -130,7 +130,7 @@ def _join_truth(preds, rows: pd.DataFrame, summary: dict[str, Any], ground_truth
 
 
 def _text(series: pd.Series) -> pd.Series:
-    return series.astype("object").where(series.notna(), "").astype("str").replace({"nan": "", "None": ""})
+    return series.astype("object").where(series.notna(), "").astype("str")
 
 
 def _numbers(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -207,8 +207,8 @@ def choose_thumbnails(rows: pd.DataFrame, cap: int) -> tuple[np.ndarray, str]:
         ratings = rows["rating"].to_numpy()[rest]
         by_rating = rest[np.argsort(np.where(np.isfinite(ratings), ratings, np.inf), kind="stable")]
         take(by_rating[np.linspace(0, by_rating.size - 1, min(left, by_rating.size)).round().astype(int)], left)
-    names = ", ".join(name for name, _ in keys)
+    largest = [name for name, _ in keys if name != "rating"]
     text = (f"Thumbnails for {len(chosen):,} of {n:,} image rows (--max-thumbnails {cap}): the highest and lowest "
-            f"ratings and the largest {names.replace('rating, ', '') or 'values'} first, then failures, then rows "
-            "evenly spaced by rating. Other cards have no picture; the summary counts every row.")
+            "ratings" + (f", the largest {' / '.join(largest)}" if largest else "") + ", failures, then rows evenly "
+            "spaced by rating. Other cards have no picture; the summary counts every row.")
     return np.array(sorted(chosen), dtype=int), text

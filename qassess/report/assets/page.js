@@ -1,8 +1,34 @@
 "use strict";
 // qassess report: everything below builds the DOM with textContent and createElement, never with
 // innerHTML, so text from files or the model is shown as text whatever it holds.
-(function () {
-  const D = JSON.parse(document.getElementById("qassess-data").textContent);
+async function readBlob(id) {
+  // Plain JSON, or for large runs gzip + base64 inflated by the browser itself (no library, no network).
+  const node = document.getElementById(id);
+  if (node.dataset.encoding !== "gzip+base64") return JSON.parse(node.textContent);
+  if (typeof DecompressionStream === "undefined") {
+    throw new Error("this browser cannot inflate the report's data (DecompressionStream: Chrome 80+, Firefox 113+, Safari 16.4+)");
+  }
+  const text = node.textContent.trim();
+  let bytes;
+  if (typeof Uint8Array.fromBase64 === "function") bytes = Uint8Array.fromBase64(text);
+  else {
+    const bin = atob(text);
+    bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  }
+  node.textContent = "";  // the base64 copy is not needed any more
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
+
+readBlob("qassess-data").then(main, (err) => {
+  const box = document.getElementById("summary");
+  box.textContent = "";
+  box.append(Object.assign(document.createElement("p"), {textContent: "The report's data cannot be read: " + err.message}));
+  document.body.dataset.ready = "error";
+});
+
+function main(D) {
   const T = JSON.parse(document.getElementById("qassess-thumbs").textContent);
   const C = D.columns, N = C.id.length, PAGE = 60;
   const thumbOf = new Map();
@@ -133,16 +159,16 @@
   }
 
   // ---- gallery -------------------------------------------------------------------------------
-  const SORTS = [
-    ["file", "file order", null],
-    ["rating-desc", "rating, high to low", (i) => -C.rating[i]],
-    ["rating-asc", "rating, low to high", (i) => C.rating[i]],
-    ["error", "error against MOS, largest first", (i) => -Math.abs(C.err[i]), "err"],
-    ["gap", "self-check gap, largest first", (i) => -Math.abs(C.gap[i]), "gap"],
-    ["spread", "rating spread, largest first", (i) => -C.spread[i], "spread"],
+  const SORTS = [  // [value, label, column, key of a non-null value (ascending); rows without a value go last]
+    ["file", "file order", null, null],
+    ["rating-desc", "rating, high to low", "rating", (v) => -v],
+    ["rating-asc", "rating, low to high", "rating", (v) => v],
+    ["error", "error against MOS, largest first", "err", (v) => -Math.abs(v)],
+    ["gap", "self-check gap, largest first", "gap", (v) => -Math.abs(v)],
+    ["spread", "rating spread, largest first", "spread", (v) => -v],
   ];
   const sortSel = document.getElementById("sort"), statusSel = document.getElementById("status");
-  for (const [key, label, , col] of SORTS) {
+  for (const [key, label, col] of SORTS) {
     const o = el("option", {value: key, text: label});
     if (col && !has(col)) { o.disabled = true; o.textContent += " (no data)"; }
     sortSel.append(o);
@@ -164,8 +190,8 @@
     }
     const sort = SORTS.find((s) => s[0] === sortSel.value);
     if (sort && sort[2]) {
-      const key = new Float64Array(N);
-      for (const i of keep) { const v = sort[2](i); key[i] = (v === null || Number.isNaN(v)) ? Infinity : v; }
+      const key = new Float64Array(N), col = C[sort[2]];
+      for (const i of keep) key[i] = col[i] === null ? Infinity : sort[3](col[i]);
       keep.sort((a, b) => key[a] - key[b] || a - b);  // rows without a value go last, ties in file order
     }
     order = keep; page = 0; render();
@@ -252,4 +278,4 @@
   search.addEventListener("input", refresh);
   refresh();
   document.body.dataset.ready = "1";  // for tests and the benchmark: the page is interactive
-})();
+}
