@@ -1,27 +1,31 @@
 """`qassess report` on a large run: build time, page size, and how soon the page is usable in chromium,
 side by side with the naive page (every card written out as static HTML) in one run.
 
-Writes a synthetic `qassess score` JSONL with every column (captions and reasoning of the length a
-7B model writes, --samples 3, --self-check, 1% parse errors, 0.5% load errors, 3% files gone since
+Writes a synthetic `qassess score` JSONL with every column (caption and reasoning ~650 characters a row,
+random words of real English; --samples 3, --self-check, 1% parse errors, 0.5% load errors, 3% files gone since
 scoring) whose paths cycle over the real photos in data/photos and samples/, and a KonIQ-style
 ground truth in another order. Then:
 
-    build               qassess.report.build_report(preds, --gt): read, compare, thumbnails, page
-      of which          load_run (reading + compare), thumbnails (thread pool / one thread)
+    build               qassess.report.build_report(preds, --gt): read + compare, thumbnails (thread
+                        pool; vs one thread on 200 of the same files), page (JSON, gzip, write)
     page                size in MB, and in Debian chromium: load until interactive (data-ready), a
                         re-sort of every row by error, the next page of the gallery
     naive page          the same rows as static HTML cards (html.escape, same thumbnails), load time
 
     .venv/bin/python bench/bench_report.py [--rows 100000] [--thumbs 2000] [--keep DIR] [--no-naive]
+
+The naive page of 100,000 rows takes minutes and gigabytes in chromium: compare at --rows 20000.
 """
 from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qassess.report import build_report  # noqa: E402
-from qassess.report.rows import choose_thumbnails, load_run  # noqa: E402
-from qassess.report.thumbnails import make_thumbnails, resolve  # noqa: E402
+from qassess.report.rows import load_run  # noqa: E402
+from qassess.report.thumbnails import make_thumbnails  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-WORDS = ("sharp detail soft focus grainy noise in the shadows blocky compression artefacts washed out highlights "
-         "even lighting vivid colours a dog on grass a city street at dusk portrait of a woman mild motion blur "
-         "strong overexposure clean surfaces natural colours slight colour cast the subject is clear").split()
+# Captions and reasoning are random words from this project's own English prose (~2,000 distinct words,
+# drawn uniformly): they compress about as well as real English, not as well as a model's repetitive text.
+WORDS = sorted({w.strip(".,;:()`*|[]") for f in ("README.md", "MODEL.md") for w in (ROOT / f).read_text().split()
+                if w.strip(".,;:()`*|[]").isalpha()})
 
 
 def text(rng: np.random.Generator, n: int, words: int) -> list[str]:
@@ -71,7 +76,7 @@ def make_data(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     preds = pd.DataFrame({
         "id": ids, "path": paths, "mode": "image", "model": "Qwen/Qwen2.5-VL-7B-Instruct", "backend": "vllm",
         "template": "paper", "rating": np.where(ok, rating, np.nan),
-        "caption": np.where(ok, text(rng, n, 55), ""), "reasoning": np.where(ok, text(rng, n, 75), ""),
+        "caption": np.where(ok, text(rng, n, 40), ""), "reasoning": np.where(ok, text(rng, n, 55), ""),
         "raw": np.where(ok, "<caption>...</caption><think>...</think><answer>{\"rating\": 3}</answer>",
                         "<caption>cut off</caption>"),
         "status": status, "error": np.where(status == "parse_error", "no <answer> block",
@@ -87,7 +92,7 @@ def make_data(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     return preds_path, gt_path
 
 
-def naive_page(html_path: Path, out: Path, thumbs: dict[int, str], run) -> None:
+def naive_page(out: Path, thumbs: dict[int, str], run) -> None:
     """Every row as a static card: what a template engine would write."""
     r = run.rows
     cards = []
@@ -110,6 +115,10 @@ def open_times(browser, page_path: Path, interact: bool) -> dict[str, float]:
     page.goto(page_path.resolve().as_uri(), timeout=600_000)
     page.wait_for_selector("body[data-ready='1']", timeout=600_000)
     out = {"interactive": time.perf_counter() - t}
+    marks = page.evaluate("() => [performance.timing.responseEnd - performance.timing.navigationStart, "
+                          "performance.timing.domInteractive - performance.timing.navigationStart, "
+                          "Number(document.body.dataset.dataMs || 0), Number(document.body.dataset.readyMs || 0)]")
+    out["marks"] = "file read {}, HTML parsed {}, data inflated + parsed {}, drawn {} ms".format(*marks)
     if interact:
         first = page.eval_on_selector("#grid .card", "c => c.dataset.row")
         t = time.perf_counter()
@@ -136,35 +145,32 @@ def main() -> None:
     args = ap.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-report-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"{args.rows:,} rows, --max-thumbnails {args.thumbs}, {os.cpu_count()} CPUs, data in {folder}")
+    print(f"{args.rows:,} rows, --max-thumbnails {args.thumbs}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} (other jobs on the machine), data in {folder}")
     preds, gt = make_data(folder, args.rows)
     print(f"predictions {preds.stat().st_size / 1e6:.1f} MB")
 
-    t = time.perf_counter()
-    run = load_run(preds, [str(gt)])
-    t_load = time.perf_counter() - t
-    chosen, _ = choose_thumbnails(run.rows, args.thumbs)
-    files = [f for f in (resolve(run.rows["path"].iat[i], [ROOT]) for i in chosen) if f is not None]
-    quiet = lambda m: None  # noqa: E731
-    for f in set(files):  # both timings below read from the page cache
-        f.read_bytes()
-    t = time.perf_counter()
-    thumbs = make_thumbnails(files, log=quiet)
-    t_pool = time.perf_counter() - t
-    t = time.perf_counter()
-    make_thumbnails(files[:200], workers=1, log=quiet)
-    t_one = (time.perf_counter() - t) * len(files) / min(200, len(files))
     out = folder / "report.html"
-    t = time.perf_counter()
+    quiet = lambda m: None  # noqa: E731
+    warm = {Path(p) for p in pd.read_json(preds, lines=True)["path"] if Path(p).is_file()}
+    for f in warm:  # the thumbnails read from the page cache, as in the one-thread run below
+        f.read_bytes()
     result = build_report(preds, out, ground_truth=[str(gt)], max_thumbnails=args.thumbs, log=quiet)
-    t_build = time.perf_counter() - t
+    tm = result["timings"]
     size = out.stat().st_size
-    print(f"build_report        {t_build:6.1f} s  ({result['rows']:,} rows, {result['thumbnails']:,} pictures, "
+    thumb_blob = json.loads(out.read_text(encoding="utf-8").split('id="qassess-thumbs">')[1].split("</script>")[0])
+    files = [Path(urllib.parse.unquote(u[len("file://"):])) for u in thumb_blob["file"][:200]]
+    t = time.perf_counter()
+    make_thumbnails(files, workers=1, log=quiet)
+    one = (time.perf_counter() - t) / max(len(files), 1)
+    pool = tm["thumbnails"] / max(result["thumbnails"] + result["without_picture"], 1)
+    print(f"build_report        {result['seconds']:6.1f} s  ({result['rows']:,} rows, {result['thumbnails']:,} pictures, "
           f"{result['without_picture']} chosen rows without one)")
-    print(f"  load_run          {t_load:6.1f} s  (read + compare's join and metrics)")
-    print(f"  thumbnails        {t_pool:6.1f} s  thread pool; one thread {t_one:.1f} s (from 200): x{t_one / t_pool:.1f}")
-    print(f"page size           {size / 1e6:6.1f} MB  (pictures {sum(len(x.uri or '') for x in thumbs) / 1e6:.1f} MB"
-          f" of base64)")
+    print(f"  read + compare    {tm['read']:6.1f} s")
+    print(f"  thumbnails        {tm['thumbnails']:6.1f} s  {1 / pool:.0f} img/s in the thread pool; one thread "
+          f"{1 / one:.0f} img/s (200 of the same files): x{one / pool:.1f}")
+    print(f"  page              {tm['page']:6.1f} s  (JSON, gzip, write)")
+    print(f"page size           {size / 1e6:6.1f} MB  (pictures {sum(map(len, thumb_blob['uri'])) / 1e6:.1f} MB of base64)")
 
     from playwright.sync_api import sync_playwright
 
@@ -175,15 +181,15 @@ def main() -> None:
         print(f"chromium            interactive {times['interactive']:.2f} s (again {times2['interactive']:.2f} s); "
               f"re-sort all rows by error {times['sort']:.2f} s; next page {times['next page']:.2f} s "
               f"({times['cards']} cards a page)")
+        print(f"  in the page       {times['marks']} (after navigation start)")
         if not args.no_naive:
-            uris = {int(i): th.uri for i, th in zip([i for i in chosen if resolve(run.rows['path'].iat[i], [ROOT])],
-                                                   thumbs) if th.uri}
             naive = folder / "naive.html"
-            naive_page(out, naive, uris, run)
+            naive_page(naive, dict(zip(thumb_blob["row"], thumb_blob["uri"])), load_run(preds))
             nt = open_times(browser, naive, interact=False)
             print(f"naive static page   {naive.stat().st_size / 1e6:6.1f} MB, interactive {nt['interactive']:.2f} s: "
                   f"x{nt['interactive'] / times['interactive']:.1f} the report's time")
         browser.close()
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

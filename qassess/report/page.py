@@ -23,7 +23,7 @@ import numpy as np
 
 from qassess.errors import UserError
 from qassess.report.rows import Run, choose_thumbnails, load_run
-from qassess.report.thumbnails import Thumb, make_thumbnails, resolve
+from qassess.report.thumbnails import Thumb, check_options, make_thumbnails, resolve
 
 COMPRESS_ABOVE = 2_000_000  # characters of row data
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -124,30 +124,19 @@ def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[s
         raise UserError(f"the report is an HTML page: give -o a name ending in .html, not {out.name}")
     if not out.parent.is_dir():
         raise UserError(f"output folder does not exist: {out.parent}")
-    run = load_run(preds, ground_truth, refs, fit=fit, id_col=id_col, pred_col=pred_col, gt_id_col=gt_id_col,
-                   gt_col=gt_col)
-    _add_manifest(preds, run)
-    chosen, thumb_note = choose_thumbnails(run.rows, max_thumbnails)
-    search = [Path(r) for r in roots] + [Path.cwd(), preds.resolve().parent]
+    check_options(thumb_size, thumb_format, thumb_quality)
     for root in roots:
         if not Path(root).is_dir():
             raise UserError(f"--root {root} is not a folder")
-    why = [""] * len(run.rows)
-    paths = run.rows["path"].to_numpy()
-    found: list[tuple[int, Path]] = []
-    for i in chosen:
-        file = resolve(str(paths[i]), search)
-        if file is None:
-            why[i] = f"file not found: {paths[i]}" if paths[i] else "no path in the row"
-        else:
-            found.append((int(i), file))
-    made = make_thumbnails([f for _, f in found], size=thumb_size, fmt=thumb_format, quality=thumb_quality,
-                           workers=workers, log=log) if found else []
-    thumbs: dict[int, tuple[Thumb, str]] = {}
-    for (i, file), thumb in zip(found, made):
-        thumbs[i] = (thumb, file.resolve().as_uri())
-        if thumb.uri is None:
-            why[i] = f"no picture: {thumb.problem}"
+    run = load_run(preds, ground_truth, refs, fit=fit, id_col=id_col, pred_col=pred_col, gt_id_col=gt_id_col,
+                   gt_col=gt_col)
+    _add_manifest(preds, run)
+    timings = {"read": time.monotonic() - started}
+    chosen, thumb_note = choose_thumbnails(run.rows, max_thumbnails)
+    search = [Path(r) for r in roots] + [Path.cwd(), preds.resolve().parent]
+    thumbs, why = _pictures(run, chosen, search, size=thumb_size, fmt=thumb_format, quality=thumb_quality,
+                            workers=workers, log=log)
+    timings["thumbnails"] = time.monotonic() - started - timings["read"]
     missing = sum(1 for i in chosen if why[i])
     if missing:
         run.warnings.append(f"{missing} of {len(chosen)} rows chosen for a picture have none (file missing or "
@@ -162,9 +151,32 @@ def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[s
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    seconds = time.monotonic() - started
+    timings["page"] = seconds - timings["read"] - timings["thumbnails"]
     return {"rows": len(run.rows), "thumbnails": sum(1 for t, _ in thumbs.values() if t.uri),
-            "without_picture": missing, "bytes": len(data), "seconds": time.monotonic() - started,
+            "without_picture": missing, "bytes": len(data), "seconds": seconds, "timings": timings,
             "warnings": run.warnings, "statuses": run.summary["statuses"]}
+
+
+def _pictures(run: Run, chosen: np.ndarray, search: list[Path], **options) -> tuple[dict, list[str]]:
+    """Thumbnails of the chosen rows whose file is there ({row: (thumb, file URI)}), and for every row
+    why it has no picture ("" when it has one or was not chosen)."""
+    why = [""] * len(run.rows)
+    paths = run.rows["path"].to_numpy()
+    found: list[tuple[int, Path]] = []
+    for i in chosen:
+        file = resolve(str(paths[i]), search)
+        if file is None:
+            why[i] = f"file not found: {paths[i]}" if paths[i] else "no path in the row"
+        else:
+            found.append((int(i), file))
+    made = make_thumbnails([f for _, f in found], **options) if found else []
+    thumbs: dict[int, tuple[Thumb, str]] = {}
+    for (i, file), thumb in zip(found, made):
+        thumbs[i] = (thumb, file.resolve().as_uri())
+        if thumb.uri is None:
+            why[i] = f"no picture: {thumb.problem}"
+    return thumbs, why
 
 
 def _add_manifest(preds: Path, run: Run) -> None:

@@ -55,16 +55,20 @@ def make_thumbnail(file: Path, size: int, fmt: str, quality: int) -> Thumb:
     return Thumb(f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii"), *image.size)
 
 
-def make_thumbnails(files: Sequence[Path], *, size: int = 256, fmt: str = "webp", quality: int = 70,
-                    workers: int | None = None, log: Callable[[str], None] | None = None) -> list[Thumb]:
-    """One Thumb per file, in order. Pillow releases the GIL while decoding, resizing and encoding, so
-    threads run in parallel."""
+def check_options(size: int, fmt: str, quality: int) -> None:
     if fmt not in FORMATS:
         raise UserError(f"unknown thumbnail format {fmt!r}; choose {', '.join(FORMATS)}")
     if not 16 <= size <= 2048:
         raise UserError(f"--thumb-size must be between 16 and 2048 px, got {size}")
     if not 1 <= quality <= 100:
         raise UserError(f"--thumb-quality must be between 1 and 100, got {quality}")
+
+
+def make_thumbnails(files: Sequence[Path], *, size: int = 256, fmt: str = "webp", quality: int = 70,
+                    workers: int | None = None, log: Callable[[str], None] | None = None) -> list[Thumb]:
+    """One Thumb per file, in order. Pillow releases the GIL while decoding, resizing and encoding, so
+    threads run in parallel."""
+    check_options(size, fmt, quality)
     workers = workers or min(8, os.cpu_count() or 1)
     out: list[Thumb] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qassess-thumb") as pool, \
