@@ -10,6 +10,7 @@ ground truth in another order. Then:
                         pool; vs one thread on 200 of the same files), page (JSON, gzip, write)
     page                size in MB, and in Debian chromium: load until interactive (data-ready), a
                         re-sort of every row by error, the next page of the gallery
+    plain JSON page     the same page with its row data not gzipped: size, load time
     naive page          the same rows as static HTML cards (html.escape, same thumbnails), load time
 
     .venv/bin/python bench/bench_report.py [--rows 100000] [--thumbs 2000] [--keep DIR] [--no-naive]
@@ -19,6 +20,8 @@ The naive page of 100,000 rows takes minutes and gigabytes in chromium: compare 
 from __future__ import annotations
 
 import argparse
+import base64
+import gzip
 import html
 import json
 import os
@@ -34,9 +37,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qassess.report import build_report  # noqa: E402
+from qassess.report import build_report, render_page  # noqa: E402
 from qassess.report.rows import load_run  # noqa: E402
-from qassess.report.thumbnails import make_thumbnails  # noqa: E402
+from qassess.report.thumbnails import Thumb, make_thumbnails  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -107,6 +110,19 @@ def naive_page(out: Path, thumbs: dict[int, str], run) -> None:
                    encoding="utf-8")
 
 
+def plain_page(report: Path, preds: Path, gt: Path, out: Path) -> Path:
+    """The report as built, re-rendered with its row data as plain JSON (no gzip) for a side-by-side load."""
+    page = report.read_text(encoding="utf-8")
+    blob = page.split('data-encoding="gzip+base64">')[1].split("</script>")[0]
+    data = json.loads(gzip.decompress(base64.b64decode(blob)))
+    t = json.loads(page.split('id="qassess-thumbs">')[1].split("</script>")[0])
+    thumbs = {r: (Thumb(u, w, h), f) for r, u, w, h, f in zip(t["row"], t["uri"], t["w"], t["h"], t["file"])}
+    run = load_run(preds, [str(gt)])
+    out.write_text(render_page(run, thumbs, data["thumb_note"], data["columns"]["why"], title="plain",
+                               compress=False), encoding="utf-8")
+    return out
+
+
 def open_times(browser, page_path: Path, interact: bool) -> dict[str, float]:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
@@ -118,7 +134,7 @@ def open_times(browser, page_path: Path, interact: bool) -> dict[str, float]:
     marks = page.evaluate("() => [performance.timing.responseEnd - performance.timing.navigationStart, "
                           "performance.timing.domInteractive - performance.timing.navigationStart, "
                           "Number(document.body.dataset.dataMs || 0), Number(document.body.dataset.readyMs || 0)]")
-    out["marks"] = "file read {}, HTML parsed {}, data inflated + parsed {}, drawn {} ms".format(*marks)
+    out["marks"] = "file read {}, DOM interactive {}, data ready {}, drawn {} ms".format(*marks)
     if interact:
         first = page.eval_on_selector("#grid .card", "c => c.dataset.row")
         t = time.perf_counter()
@@ -182,6 +198,11 @@ def main() -> None:
               f"re-sort all rows by error {times['sort']:.2f} s; next page {times['next page']:.2f} s "
               f"({times['cards']} cards a page)")
         print(f"  in the page       {times['marks']} (after navigation start)")
+        plain = plain_page(out, preds, gt, folder / "plain.html")
+        pt = open_times(browser, plain, interact=False)
+        print(f"same page, data as plain JSON  {plain.stat().st_size / 1e6:.1f} MB, interactive {pt['interactive']:.2f} s: "
+              f"x{pt['interactive'] / times['interactive']:.2f} the gzipped page's time")
+        print(f"  in the page       {pt['marks']}")
         if not args.no_naive:
             naive = folder / "naive.html"
             naive_page(naive, dict(zip(thumb_blob["row"], thumb_blob["uri"])), load_run(preds))

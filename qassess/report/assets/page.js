@@ -101,12 +101,13 @@ function main(D) {
     const lo = (a) => a.reduce((m, v) => (v !== null && v < m ? v : m), Infinity);
     const hi = (a) => a.reduce((m, v) => (v !== null && v > m ? v : m), -Infinity);
     const [x0, x1, y0, y1] = [Math.min(1, lo(xs)), Math.max(5, hi(xs)), lo(ys), hi(ys)];
-    const px = (v) => L + ((v - x0) / (x1 - x0 || 1)) * (W - L - 8), py = (v) => H - B - ((v - y0) / (y1 - y0 || 1)) * (H - B - 8);
-    ctx.strokeStyle = "#9aa5ad"; ctx.strokeRect(L, 4, W - L - 4, H - B - 4);
+    const TOP = 18;
+    const px = (v) => L + ((v - x0) / (x1 - x0 || 1)) * (W - L - 8), py = (v) => H - B - ((v - y0) / (y1 - y0 || 1)) * (H - B - TOP - 4);
+    ctx.strokeStyle = "#9aa5ad"; ctx.strokeRect(L, TOP, W - L - 4, H - B - TOP);
     ctx.fillStyle = "#5f6b73"; ctx.font = "10px sans-serif";
     for (const v of [x0, (x0 + x1) / 2, x1]) ctx.fillText(v.toFixed(1), px(v) - 8, H - B + 12);
     for (const v of [y0, (y0 + y1) / 2, y1]) ctx.fillText(v.toPrecision(3), 0, py(v) + 3);
-    ctx.fillText("rating →", W - 60, H - 2); ctx.fillText("MOS ↑", 0, 12);
+    ctx.fillText("rating →", W - 60, H - 2); ctx.fillText("MOS ↑", 0, 10);
     const alpha = Math.max(0.05, Math.min(0.8, 200 / xs.length)), palette = ["31,95,168", "214,96,20", "46,140,60", "150,60,170"];
     const groups = sc.group ? [...new Set(sc.group)] : [""];
     const jitter = (i) => (((i * 2654435761) % 1000) / 1000 - 0.5) * 4;  // fixed, so ties show as a cloud
@@ -155,7 +156,7 @@ function main(D) {
     const box = document.getElementById("failures"), MAX = 500;
     box.hidden = false;
     box.append(el("h2", {text: `Failures (${num(failed.length)})`}),
-      table([["id", "status", "error"], ...failed.slice(0, MAX).map((i) => [C.id[i], C.status[i], C.error[i] || "(no message)"])]));
+      table([["id", "status", "error"], ...failed.slice(0, MAX).map((i) => [C.name[i], C.status[i], C.error[i] || "(no message)"])]));
     if (failed.length > MAX) box.append(el("p", {class: "note", text: `First ${MAX} shown; filter the gallery by status for all.`}));
   }
 
