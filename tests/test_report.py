@@ -125,6 +125,8 @@ def test_thumbnail_choice_is_capped_deterministic_and_covers_the_extremes():
     assert "200 of 5,000" in note
     all_rows, note = choose_thumbnails(rows.iloc[:150], 200)
     assert len(all_rows) == 150 and "all 150" in note
+    none, note = choose_thumbnails(rows, 0)
+    assert len(none) == 0 and note.startswith("No thumbnails")
 
 
 def test_missing_and_unreadable_files_get_cards_that_say_why(rich_run, tmp_path):
@@ -136,6 +138,16 @@ def test_missing_and_unreadable_files_get_cards_that_say_why(rich_run, tmp_path)
     why = data["columns"]["why"]
     assert why[15].startswith("file not found: ") and why[17].startswith("no picture: truncated image")
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+
+
+def test_a_plain_prediction_table_finds_its_images_under_root(tmp_path):
+    names = sorted(p.name for p in REAL.glob("*.png"))[:4]
+    preds = tmp_path / "preds.csv"
+    pd.DataFrame({"image_name": names + ["gone.png"], "score": [1.5, 2, 3, 4.5, 5]}).to_csv(preds, index=False)
+    result = build_report(preds, tmp_path / "r.html", ground_truth=[str(REAL / "labels.csv")], roots=[REAL],
+                          log=lambda m: None)
+    assert result["rows"] == 5 and result["thumbnails"] == 4 and result["without_picture"] == 1
+    assert result["statuses"] == {"ok": 5}
 
 
 def test_bad_options_are_user_errors(rich_run, tmp_path):

@@ -53,6 +53,8 @@ def load_run(preds: str | Path, ground_truth: Sequence[str] | None = None, refs:
     rows["name"] = _text(extra["id"]) if "id" in extra and idc != "id" else rows["id"]  # a score output's own id
     for col in ("path", "mode", "caption", "reasoning", "self_check_error"):
         rows[col] = _text(extra[col]) if col in extra else ""
+    if "path" not in extra:  # a plain prediction table: its id names the image (found under --root)
+        rows["path"] = rows["id"]
     raw = _text(extra["raw"]) if "raw" in extra else pd.Series("", index=rows.index)
     rows["raw"] = raw.where(rows["status"] != "ok", "").str.slice(0, RAW_CHARS)
     rows["ratings"] = [_ratings(v) for v in extra["ratings"]] if "ratings" in extra else None
@@ -181,6 +183,8 @@ def choose_thumbnails(rows: pd.DataFrame, cap: int) -> tuple[np.ndarray, str]:
     n = len(candidates)
     if n <= cap:
         return candidates, f"Thumbnails for all {n:,} image rows."
+    if cap == 0:
+        return candidates[:0], f"No thumbnails (--max-thumbnails 0); the summary counts all {len(rows):,} rows."
     chosen: dict[int, None] = {}
 
     def take(order: np.ndarray, k: int) -> None:
