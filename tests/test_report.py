@@ -144,11 +144,13 @@ def test_missing_and_unreadable_files_get_cards_that_say_why(rich_run, tmp_path)
 def test_a_plain_prediction_table_finds_its_images_under_root(tmp_path):
     names = sorted(p.name for p in REAL.glob("*.png"))[:4]
     preds = tmp_path / "preds.csv"
-    pd.DataFrame({"image_name": names + ["gone.png"], "score": [1.5, 2, 3, 4.5, 5]}).to_csv(preds, index=False)
+    pd.DataFrame({"image_name": names + ["gone.png"], "score": [1.5, 2, 3, 4.5, 5],
+                  "rating_expected": [1.7, 2.2, None, 4.1, 4.8]}).to_csv(preds, index=False)
     result = build_report(preds, tmp_path / "r.html", ground_truth=[str(REAL / "labels.csv")], roots=[REAL],
                           log=lambda m: None)
     assert result["rows"] == 5 and result["thumbnails"] == 4 and result["without_picture"] == 1
     assert result["statuses"] == {"ok": 5}
+    np.testing.assert_allclose(load_run(preds).rows["expected"], [1.7, 2.2, np.nan, 4.1, 4.8])
 
 
 def test_bad_options_are_user_errors(rich_run, tmp_path):

@@ -57,7 +57,7 @@ def _columns(run: Run, why: list[str]) -> dict[str, list]:
     out: dict[str, list] = {c: r[c].tolist() for c in ("id", "name", "path", "mode", "status", "error", "caption",
                                                        "reasoning", "raw", "group")}
     out["sc_error"] = r["self_check_error"].tolist()
-    for c in ("rating", "spread", "sc", "gap", "mos", "err", "rouge"):
+    for c in ("rating", "spread", "expected", "sc", "gap", "mos", "err", "rouge"):
         out[c] = _numbers(r[c].to_numpy(dtype=float))
     out["ratings"] = r["ratings"].tolist() if r["ratings"].notna().any() else [None] * len(r)
     out["why"] = why

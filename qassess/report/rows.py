@@ -17,7 +17,7 @@ from qassess.errors import UserError
 
 # Columns of a qassess output read besides the ones `load_predictions` takes (id, rating, status, error).
 EXTRA_COLUMNS = {"id": "text", "path": "text", "mode": "text", "model": "text", "template": "text", "backend": "text",
-                 "caption": "text", "reasoning": "text", "raw": "text", "ratings": "text", "rating_std": "number",
+                 "caption": "text", "reasoning": "text", "raw": "text", "ratings": "text", "rating_std": "number", "rating_expected": "number",
                  "self_check_gap": "number", "self_check_error": "text", "pixels": "number"}
 RAW_CHARS = 4000  # the generated text of a failed row, shown to say why it failed (cut beyond this)
 
@@ -26,7 +26,8 @@ RAW_CHARS = 4000  # the generated text of a failed row, shown to say why it fail
 class Run:
     """One row per prediction row, in file order, and the summary of them all."""
 
-    rows: pd.DataFrame  # id name path mode status error rating caption reasoning raw ratings spread sc gap mos err group rouge
+    rows: pd.DataFrame  # id name path mode status error rating caption reasoning raw ratings spread expected sc gap
+    #                      mos err group rouge
     summary: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
@@ -59,6 +60,7 @@ def load_run(preds: str | Path, ground_truth: Sequence[str] | None = None, refs:
     rows["raw"] = raw.where(rows["status"] != "ok", "").str.slice(0, RAW_CHARS)
     rows["ratings"] = [_ratings(v) for v in extra["ratings"]] if "ratings" in extra else None
     rows["spread"] = _numbers(extra, "rating_std")
+    rows["expected"] = _numbers(extra, "rating_expected")  # the probability-weighted rating (score --probs)
     rows["sc"] = frame["self_check"].to_numpy(dtype=float) if "self_check" in frame else np.nan
     gap_col = _numbers(extra, "self_check_gap")
     signed = rows["sc"].to_numpy() - rows["rating"].to_numpy()  # caption-only minus image rating

@@ -255,6 +255,7 @@ function main(D) {
     add("rating", C.rating[i] === null ? null : fmt(C.rating[i], 3));
     add("sample ratings", C.ratings[i] ? C.ratings[i].map((r) => r === null ? "unparsed" : r).join(", ") : null);
     add("spread", C.spread[i] === null ? null : fmt(C.spread[i], 3));
+    add("expected rating", C.expected[i] === null ? null : fmt(C.expected[i], 3) + " (from token probabilities)");
     add("caption-only rating", C.sc[i] === null ? null : fmt(C.sc[i], 2));
     add("self-check gap", C.gap[i] === null ? null : signed(C.gap[i], 2) + " (caption-only minus image)");
     add("self-check error", C.sc_error[i]);
