@@ -267,6 +267,10 @@ def test_gallery_sorts_filters_and_opens_details(browser, rich_run, tmp_path):
     detail = page.inner_text("#detail-body")
     assert rows[3]["caption"] in detail and rows[3]["reasoning"] in detail and "MOS" in detail
     assert page.locator("#detail-body img").count() == 1
+    page.keyboard.press("ArrowRight")  # the next card of the gallery's order (file order here)
+    assert rows[4]["caption"] in page.inner_text("#detail-body")
+    page.click("#detail-prev")
+    assert rows[3]["caption"] in page.inner_text("#detail-body")
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot))
     page.click("#close")

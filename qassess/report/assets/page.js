@@ -244,7 +244,14 @@ function main(D) {
     return c;
   }
 
+  let current = -1;  // the row in the detail; the arrow keys step through the gallery's order
+  function step(delta) {
+    const pos = order.indexOf(current) + delta;
+    if (pos >= 0 && pos < order.length) openDetail(order[pos]);
+  }
+
   function openDetail(i) {
+    current = i;
     const body = document.getElementById("detail-body"), k = thumbOf.get(i);
     body.textContent = "";
     body.append(picture(i, "large"));
@@ -275,6 +282,11 @@ function main(D) {
   }
 
   document.getElementById("close").addEventListener("click", () => document.getElementById("detail").close());
+  document.getElementById("detail-prev").addEventListener("click", () => step(-1));
+  document.getElementById("detail-next").addEventListener("click", () => step(1));
+  document.getElementById("detail").addEventListener("keydown", (e) => {
+    if (e.key === "ArrowLeft" || e.key === "ArrowRight") { e.preventDefault(); step(e.key === "ArrowLeft" ? -1 : 1); }
+  });
   document.getElementById("prev").addEventListener("click", () => { page--; render(); });
   document.getElementById("next").addEventListener("click", () => { page++; render(); });
   for (const c of [sortSel, statusSel, withpic]) c.addEventListener("change", refresh);
