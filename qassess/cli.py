@@ -215,6 +215,52 @@ def _say_manifest(preds: Path, console) -> None:
         console.print(f"[yellow]warning:[/yellow] {path} is not a readable qassess manifest", highlight=False)
 
 
+# --- report ---
+
+
+@app.command("report")
+@user_errors
+def report(
+    preds: Path = typer.Argument(..., help="A `qassess score` output (CSV/JSONL)."),
+    out: Path = typer.Option(..., "-o", "--out", help="The page to write (.html): one file, no external assets."),
+    gt: Optional[List[str]] = typer.Option(None, "--gt", help="Ground truth (MOS) file, as for `compare`; name=path to name it (repeatable)."),
+    refs: Optional[Path] = typer.Option(None, "--refs", help="Reference texts: ROUGE-1 per card and overall, as `compare --refs`."),
+    fit: str = typer.Option("none", "--fit", help="PLCC mapping as in `compare` (none, logistic4, logistic5); a converged fit also maps ratings for the error."),
+    root: Optional[List[Path]] = typer.Option(None, "--root", help="Folder that relative image paths are under (repeatable; then the current folder, then the output's)."),
+    max_thumbnails: int = typer.Option(2000, "--max-thumbnails", help="At most this many pictures (the extremes of every sort key first); 0: none."),
+    thumb_size: int = typer.Option(256, "--thumb-size", help="Picture width in px for a 4:3 photo (an area budget, as score's)."),
+    thumb_format: str = typer.Option("webp", "--thumb-format", help="webp or jpeg."),
+    thumb_quality: int = typer.Option(70, "--thumb-quality", help="Encoder quality 1-100."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Threads making pictures (default: CPU count, at most 8)."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column of the predictions (default: detected, as compare)."),
+    gt_id_col: Optional[str] = typer.Option(None, "--gt-id-col", help="Id column of the ground truth."),
+    gt_col: Optional[str] = typer.Option(None, "--gt-col", help="Ground-truth score column (default: MOS, normalized_score, ...)."),
+    title: Optional[str] = typer.Option(None, "--title", help="Page title (default: qassess report: FILE)."),
+):
+    """One HTML page to look at a run: counts, rating histogram, metrics and scatter against MOS,
+    self-check gap, and a gallery sortable by rating / error / gap / spread, filterable by status.
+
+    \b
+    Examples:
+      qassess report out.jsonl -o report.html
+      qassess report out.jsonl -o report.html --gt gt.csv --refs human_test.json
+      qassess report out.csv -o report.html --gt koniq=koniq.csv --fit logistic4 --root /data/koniq
+    The page works offline and when mailed (pictures are embedded). Large runs: the summary counts
+    every row, the gallery pages through every row, and pictures are capped by --max-thumbnails.
+    """
+    from qassess.report import build_report
+
+    result = build_report(preds, out, ground_truth=gt, refs=refs, fit=None if fit == "none" else fit, id_col=id_col,
+                          gt_id_col=gt_id_col, gt_col=gt_col, roots=root or (), max_thumbnails=max_thumbnails,
+                          thumb_size=thumb_size, thumb_format=thumb_format, thumb_quality=thumb_quality,
+                          workers=workers, title=title, log=_say)
+    for warning in result["warnings"]:
+        _say(f"warning: {warning}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(result["statuses"].items()))
+    _say(f"report: {result['rows']} rows ({counts}), {result['thumbnails']} pictures, "
+         f"{result['bytes'] / 1e6:.1f} MB in {result['seconds']:.1f}s: {out}")
+
+
 # --- models ---
 
 
