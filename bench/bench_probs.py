@@ -11,7 +11,7 @@ On held-out images of a `qassess data synth` set (photos never trained on), with
 For each: SRCC / PLCC against the labels, process CPU seconds and wall seconds, and the ratio to
 `stated`; for stage 2: the caption-only SRCC of each mode and how well `prefill` agrees with `generate`.
 
-    .venv/bin/python bench/bench_probs.py [--synth .cache/synth] [--per-photo 10] [--samples 8]
+    .venv/bin/python bench/bench_probs.py [--synth .cache/synth ...] [--per-photo 10] [--samples 8]
 """
 from __future__ import annotations
 
@@ -27,18 +27,19 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pick_images(synth: Path, per_photo: int) -> tuple[list[Path], dict[str, float]]:
-    rows = json.loads((synth / "test.json").read_text())
-    by_source: dict[str, list[dict]] = {}
-    for r in rows:
-        by_source.setdefault(r["source"], []).append(r)
-    chosen = []
-    for source in sorted(by_source):
-        items = sorted(by_source[source], key=lambda r: r["image"])
-        step = max(1, len(items) // per_photo)
-        chosen += items[::step][:per_photo]
-    labels = {Path(r["image"]).stem: float(r["normalized_score"]) for r in chosen}
-    return [synth / "images" / r["image"] for r in chosen], labels
+def pick_images(synths: list[Path], per_photo: int) -> tuple[list[Path], dict[str, float]]:
+    """`per_photo` images of each held-out photo, evenly spread over its sorted distorted copies."""
+    paths, labels = [], {}
+    for synth in synths:
+        by_source: dict[str, list[dict]] = {}
+        for r in json.loads((synth / "test.json").read_text()):
+            by_source.setdefault(r["source"], []).append(r)
+        for source in sorted(by_source):
+            items = sorted(by_source[source], key=lambda r: r["image"])
+            for r in items[::max(1, len(items) // per_photo)][:per_photo]:
+                paths.append(synth / "images" / r["image"])
+                labels[Path(r["image"]).stem] = float(r["normalized_score"])
+    return paths, labels
 
 
 def corr(pred: list[float | None], labels: list[float]) -> tuple[float, float, int]:
@@ -55,7 +56,8 @@ def timed(assessor, paths):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--synth", type=Path, default=ROOT / ".cache" / "synth")
+    parser.add_argument("--synth", type=Path, action="append", default=None,
+                        help="a `qassess data synth` output (repeatable; default .cache/synth)")
     parser.add_argument("--model", default=None, help="default: the embedded qassess-demo-v1")
     parser.add_argument("--backend", default="transformers")
     parser.add_argument("--per-photo", type=int, default=10)
@@ -68,7 +70,7 @@ def main() -> int:
     from qassess.models import resolve_model
     from qassess.scoring import Assessor, Settings
 
-    paths, labels = pick_images(args.synth, args.per_photo)
+    paths, labels = pick_images(args.synth or [ROOT / ".cache" / "synth"], args.per_photo)
     truth = [labels[p.stem] for p in paths]
     resolved = resolve_model(args.model or "qassess-demo-v1")
     backend = create_backend(args.backend, resolved.path, dtype="float32")
