@@ -21,7 +21,7 @@ CAPTION_TABLES = {".csv", ".jsonl", ".ndjson", ".json", ".tsv"}
 def detect_mode(inputs: Sequence[Path]) -> str:
     """"caption" when every input is a caption table, a .txt file, or a folder holding .txt files and
     no images (walked the way image discovery walks: hidden names skipped, links followed once)."""
-    from qassess.inputs import IMAGE_EXTENSIONS, walk_files
+    from qassess.sources import IMAGE_EXTENSIONS, walk_files
 
     def is_caption_source(p: Path) -> bool:
         if not p.is_dir():
@@ -76,14 +76,14 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
         raise UserError("--min-pixels is larger than --max-pixels")
     mode = "caption" if captions else detect_mode(inputs)
     if mode == "caption":
-        from qassess.inputs import read_captions
+        from qassess.captions import read_captions
 
         items = read_captions(inputs, id_col=id_col, caption_col=caption_col)
         if not items:
             raise UserError("no captions found in " + ", ".join(map(str, inputs)))
         keys = [it.source for it in items]
     else:
-        from qassess.inputs import discover_images
+        from qassess.sources import discover_images
 
         items = discover_images(inputs)
         keys = [os.path.abspath(p) for p in items]

@@ -239,7 +239,7 @@ class Assessor:
     # -- image mode ----------------------------------------------------------------------------
     def iter_image_batches(self, paths: Sequence[Path]) -> Iterator[list[dict]]:
         from qassess.backends.base import Request
-        from qassess.inputs import PixelBudget, prefetch_images
+        from qassess.images import PixelBudget, prefetch_images
 
         s = self.settings
         backend = self.backend(len(paths))

@@ -144,7 +144,8 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     import numpy as np
     from PIL import Image
 
-    from qassess.inputs import ImageLoadError, collect_files, _is_image_name, load_image
+    from qassess.images import ImageLoadError, load_image
+    from qassess.sources import _is_image_name, collect_files
     from qassess.synth_text import describe, photo_strengths
 
     out = Path(out)

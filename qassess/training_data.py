@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from qassess.errors import UserError
-from qassess.inputs import read_text
+from qassess.captions import read_text
 from qassess.recipes import DataSection, mos_range
 
 SCALE = (1.0, 5.0)
@@ -288,7 +288,7 @@ def build_dataset(examples: list[Example], template, min_pixels: int, max_pixels
     included, reaches the reward functions."""
     from datasets import Dataset
 
-    from qassess.inputs import ImageLoadError, PixelBudget, load_image
+    from qassess.images import ImageLoadError, PixelBudget, load_image
 
     budget = PixelBudget(min_pixels=min_pixels, max_pixels=max_pixels)
     messages = template.image_messages()
