@@ -115,7 +115,7 @@ def read_manifest(path: Path | None) -> dict[str, str]:
     """file (relative path or name) -> content line, from a CSV with `file` and `content` columns."""
     if path is None:
         return {}
-    from qassess.compare.tables import read_table
+    from qassess.tables import read_table
 
     frame = read_table(path).frame
     if "file" not in frame.columns or "content" not in frame.columns:

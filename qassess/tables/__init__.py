@@ -1,4 +1,4 @@
-"""Reading the tables people have: CSV/TSV/TXT (sniffed), JSON in its common layouts, JSON Lines, Excel."""
+"""The one table reader: CSV/TSV/TXT (sniffed), JSON in its common layouts, JSON Lines, Excel."""
 from __future__ import annotations
 
 import csv
@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Union
 
 import pandas as pd
 
-from qassess.compare.columns import NA_TOKENS
+NA_TOKENS = ["", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "none"]
 from qassess.errors import UserError
 
 Source = Union[str, Path, pd.DataFrame]
