@@ -2,9 +2,6 @@
 and tables of id + caption."""
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +12,9 @@ from qassess.sources import collect_files
 
 log = logging.getLogger(__name__)
 
-ID_COLUMNS = ("id", "image", "image_name", "img_path", "path", "file", "filename")
+ID_COLUMNS = ("id", "image", "image_name", "img_path", "path", "file", "filename", "key")  # key: img2dataset
 CAPTION_COLUMNS = ("caption", "description", "text")
-TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}  # read by qassess.tables
 
 
 @dataclass(frozen=True)
@@ -73,97 +70,28 @@ def _cell_text(value: object, source: str) -> str:
     return str(value).strip()
 
 
-def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
-    text = read_text(path)
-    first = text.split("\n", 1)[0]
-    if path.suffix.lower() == ".tsv":
-        delimiter = "\t"
-    else:  # the header line rarely holds quoted text, so the most frequent separator in it wins
-        delimiter = max([",", ";", "\t", "|"], key=first.count) if any(d in first for d in ",;\t|") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return [], iter(())
-
-    def rows() -> Iterator[tuple[str, dict]]:
-        start = reader.line_num + 1
-        for record in reader:
-            source = f"{path}:{start}"
-            start = reader.line_num + 1
-            if not record or all(not c.strip() for c in record):
-                continue
-            if len(record) > len(header):
-                raise UserError(f"{source}: {len(record)} fields but the header has {len(header)}; "
-                                f"quote captions that contain {delimiter!r}")
-            yield source, dict(zip(header, record))
-
-    return header, rows()
-
-
-def _jsonl_rows(path: Path) -> tuple[list[str], list[tuple[str, dict | None]]]:
-    """One object per line; a partial last line (a run that crashed mid-write) comes back as None."""
-    lines = read_text(path).split("\n")
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    rows: list[tuple[str, dict]] = []
-    columns: dict[str, None] = {}
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        source = f"{path}:{i + 1}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            if i == last:
-                rows.append((source, None))
-                continue
-            raise UserError(f"{source}: not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise UserError(f"{source}: expected a JSON object per line, found {type(obj).__name__}")
-        columns.update(dict.fromkeys(obj))
-        rows.append((source, obj))
-    return list(columns), rows
-
-
-def _json_rows(path: Path) -> tuple[list[str], list[tuple[str, dict]]]:
-    """A JSON list of objects, or one {id: caption} object (read as columns id and caption)."""
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    if isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()):
-        return ["id", "caption"], [(f"{path}[{json.dumps(k)}]", {"id": k, "caption": v}) for k, v in data.items()]
-    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-        raise UserError(f"{path}: expected a JSON list of objects or an {{id: caption}} object")
-    columns: dict[str, None] = {}
-    for obj in data:
-        columns.update(dict.fromkeys(obj))
-    return list(columns), [(f"{path}[{i}]", obj) for i, obj in enumerate(data)]
-
-
 def _scan_table(path: Path, id_col: str | None, caption_col: str | None, scan: CaptionScan) -> Iterator[CaptionItem]:
-    kind = TABLE_SUFFIXES[path.suffix.lower()]
-    if kind == "json":
-        columns, rows = _json_rows(path)
-    elif kind == "jsonl":
-        columns, rows = _jsonl_rows(path)
-    else:
-        columns, rows = _csv_rows(path)
+    from qassess.tables import read_table, records_of
+
+    table = read_table(path, raw=True)  # cells as written, each row's line or index as its source
+    frame = table.frame
+    if table.layout == "mapping":  # {id: caption}
+        frame = frame.set_axis(["id", "caption"], axis=1)
+    columns = [str(c) for c in frame.columns]
     if not columns:
+        scan.skipped.extend(table.dropped)
         return
     id_key = _pick(columns, id_col, ID_COLUMNS, "id", path)
     caption_key = _pick(columns, caption_col, CAPTION_COLUMNS, "caption", path)
-    for source, row in rows:
-        if row is None:
-            scan.skipped.append((source, "incomplete last line"))
-            continue
+    for source, row in zip(table.origins, records_of(frame[[id_key, caption_key]])):
         yield CaptionItem(_cell_text(row.get(id_key), source), _cell_text(row.get(caption_key), source), source)
+    scan.skipped.extend(table.dropped)  # a torn last line, after the rows before it
 
 
 def scan_captions(paths: Sequence[str | Path], id_col: str | None = None, caption_col: str | None = None
                   ) -> CaptionScan:
     """Captions from folders of .txt files (recursive; id = file stem) and tables (CSV/TSV, JSONL,
-    JSON list), in input order. Rows with an empty caption or id are left out and listed in
+    JSON, Parquet), in input order. Rows with an empty caption or id are left out and listed in
     `skipped`; a duplicate id is an error, since the results could not be told apart."""
     scan = CaptionScan()
     by_id: dict[str, str] = {}

@@ -578,7 +578,7 @@ def test_caption_jsonl_partial_last_line(tmp_path):
 def test_caption_jsonl_bad_middle_line_is_an_error(tmp_path):
     p = tmp_path / "run.jsonl"
     p.write_text('{"id": "a", "caption": "x"}\nnot json\n{"id": "b", "caption": "y"}\n', encoding="utf-8")
-    with pytest.raises(UserError, match=r"run.jsonl:2: not valid JSON"):
+    with pytest.raises(UserError, match=r"run.jsonl: line 2 is not valid JSON"):
         read_captions([p])
 
 
