@@ -70,7 +70,7 @@ def _cell_text(value: object, source: str) -> str:
     return str(value).strip()
 
 
-def _scan_table(path: Path, id_col: str | None, caption_col: str | None, scan: CaptionScan) -> Iterator[CaptionItem]:
+def _scan_table(path: Path | str, id_col: str | None, caption_col: str | None, scan: CaptionScan) -> Iterator[CaptionItem]:
     from qassess.tables import read_table, records_of
 
     table = read_table(path, raw=True)  # cells as written, each row's line or index as its source
@@ -95,10 +95,15 @@ def scan_captions(paths: Sequence[str | Path], id_col: str | None = None, captio
     `skipped`; a duplicate id is an error, since the results could not be told apart."""
     scan = CaptionScan()
     by_id: dict[str, str] = {}
-    for p in collect_files(paths, lambda name: name.lower().endswith(".txt")):
-        if p.suffix.lower() == ".txt":
+    from qassess.storage import is_uri
+
+    local = collect_files([p for p in paths if not is_uri(p)], lambda name: name.lower().endswith(".txt"))
+    for p in local + [p for p in paths if is_uri(p)]:  # URIs name tables (read through qassess.tables)
+        if is_uri(p):
+            items: Iterable[CaptionItem] = _scan_table(p, id_col, caption_col, scan)
+        elif p.suffix.lower() == ".txt":
             try:
-                items: Iterable[CaptionItem] = [CaptionItem(p.stem, read_text(p).strip(), str(p))]
+                items = [CaptionItem(p.stem, read_text(p).strip(), str(p))]
             except OSError as e:
                 raise UserError(f"cannot read {p}: {e.strerror or e}") from None
         elif p.suffix.lower() in TABLE_SUFFIXES:

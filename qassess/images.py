@@ -10,7 +10,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from PIL import Image, ImageFile
 
@@ -280,19 +280,21 @@ def load_image(source: str | Path | bytes, budget: PixelBudget | None) -> Image.
     return flat if flat.mode == "RGB" else flat.convert("RGB")
 
 
-def prefetch_images(paths: Sequence[Path], budget: PixelBudget | None, workers: int = 2, ahead: int = 16
-                    ) -> Iterator[tuple[Path, Image.Image | None, str | None]]:
+def prefetch_images(paths: Sequence, budget: PixelBudget | None, workers: int = 2, ahead: int = 16
+                    ) -> Iterator[tuple[Any, Image.Image | None, str | None]]:
     """`load_image` over `paths` in a thread pool (Pillow releases the GIL while decoding and resizing),
-    yielded in input order as (path, image, None) or (path, None, reason). At most `ahead` loads are
-    queued or held; closing the generator cancels what has not started and waits for what has."""
+    yielded in input order as (path, image, None) or (path, None, reason). A path is a file path, or an
+    item with `read() -> bytes | Path` (qassess.sources.ImageItem: shard members, object-store files;
+    reading happens in the pool too). At most `ahead` loads are queued or held; closing the generator
+    cancels what has not started and waits for what has."""
     from concurrent.futures import ThreadPoolExecutor
 
     if workers < 1 or ahead < 1:
         raise UserError(f"workers and ahead must be at least 1 (got workers={workers}, ahead={ahead})")
 
-    def job(p: Path) -> tuple[Path, Image.Image | None, str | None]:
+    def job(p):
         try:
-            return p, load_image(p, budget), None
+            return p, load_image(p.read() if hasattr(p, "read") else p, budget), None
         except ImageLoadError as e:
             return p, None, str(e)
 

@@ -1,10 +1,19 @@
-"""Which files are inputs: folders walked deterministically, files named explicitly, de-duplicated."""
+"""Which inputs there are: folders walked deterministically, files named explicitly, de-duplicated; and
+for `qassess score` (and the Ray engine), image items from files, image shards and object stores.
+
+    iter_image_items(inputs) -> Iterator[ImageItem]   # ImageItem(id, path, ...).read() -> bytes | Path
+    load_image(item.read(), budget)                   # qassess.images: the same decoder for every kind
+
+`inputs` are local files or folders, WebDataset .tar and Parquet image shards (qassess.shards), or fsspec
+URIs of any of these (s3://bucket/prefix/, gs://..., see qassess.storage). Items pickle (Ray).
+"""
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from qassess.errors import UserError
 
@@ -84,3 +93,132 @@ def discover_images(paths: Sequence[str | Path]) -> list[Path]:
         where = ", ".join(str(p) for p in paths) or "(no inputs given)"
         raise UserError(f"no images found in {where} (accepted extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Image items: files, shard members, object-store files
+# ---------------------------------------------------------------------------------------------
+
+SHARD_SUFFIXES = (".tar", ".parquet")
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image input. `id` is the row id (file stem, or the shard's key); `path` names the row and is
+    its resume key (a local file as given, `shard.tar#KEY`, `file.parquet#KEY`, `s3://bucket/x.jpg`);
+    `read()` gives what `images.load_image` takes: a local Path, or the encoded bytes (raises
+    ImageLoadError with a one-line reason)."""
+
+    id: str
+    path: str
+    source: Any = None  # a shard (qassess.shards), a _RemoteFiles, or None for a local file
+    ref: Any = None  # what `source.read` needs: a member reference, or a path in the file system
+
+    def read(self) -> bytes | Path:
+        return Path(self.path) if self.source is None else self.source.read(self.ref)
+
+
+class _RemoteFiles:
+    """Plain image files in an fsspec file system (one GET each)."""
+
+    def __init__(self, fs):
+        self.fs = fs
+
+    def read(self, path: str) -> bytes:
+        from qassess.images import ImageLoadError
+
+        try:
+            return self.fs.cat_file(path)
+        except FileNotFoundError:
+            raise ImageLoadError("file not found") from None
+        except OSError as e:
+            raise ImageLoadError(f"cannot read file: {' '.join(str(e).split())[:200]}") from None
+
+
+def row_key(path: str) -> str:
+    """The resume key of a row's path: local paths made absolute (as given: links not resolved), URIs kept."""
+    from qassess.storage import is_uri
+
+    return path if is_uri(path) else os.path.abspath(path)
+
+
+def _is_input_name(name: str) -> bool:
+    return _is_image_name(name) or os.path.splitext(name)[1].lower() in SHARD_SUFFIXES
+
+
+def iter_image_items(inputs: Sequence[str | Path]) -> Iterator[ImageItem]:
+    """Image items of `inputs` in a deterministic order: image files, folders (walked recursively, names
+    sorted), WebDataset .tar and Parquet image shards (one item per sample, key as id), and the same on
+    fsspec URIs (s3://bucket/prefix/ lists recursively). In a folder, a Parquet file without an image
+    column is skipped (img2dataset writes metadata Parquet beside its tars); named explicitly, it is an
+    error. Items are de-duplicated by path."""
+    from qassess.storage import is_uri, local_name
+
+    seen: set[str] = set()
+    for raw in inputs:
+        raw = local_name(raw)
+        entries = _remote_entries(str(raw)) if is_uri(raw) else _local_entries(raw)
+        for path, label, fs, named in entries:
+            for item in _items_of(path, label, fs, named):
+                key = row_key(item.path)
+                if key not in seen:
+                    seen.add(key)
+                    yield item
+
+
+def discover_items(inputs: Sequence[str | Path]) -> list[ImageItem]:
+    """`iter_image_items` as a list; none found is an error."""
+    found = list(iter_image_items(inputs))
+    if not found:
+        where = ", ".join(str(p) for p in inputs) or "(no inputs given)"
+        raise UserError(f"no images found in {where} (accepted extensions: {', '.join(sorted(IMAGE_EXTENSIONS))}, "
+                        f"and image shards: {', '.join(SHARD_SUFFIXES)})")
+    return found
+
+
+def _local_entries(raw: str | Path) -> Iterator[tuple[str, str, Any, bool]]:
+    p = Path(raw)
+    if p.is_dir():
+        for path, _ in walk_files(p, _is_input_name, set()):
+            yield str(path), str(path), None, False
+    elif p.exists():
+        yield str(p), str(p), None, True
+    else:
+        raise UserError(f"no such file or folder: {raw}")
+
+
+def _remote_entries(uri: str) -> Iterator[tuple[str, str, Any, bool]]:
+    from qassess.storage import filesystem, uri_of
+
+    fs, path = filesystem(uri)
+    try:
+        if fs.isdir(path):
+            names = sorted(p for p in fs.find(path) if not any(part.startswith(".") for part in
+                                                                p[len(path.rstrip("/")):].split("/")))
+            for p in names:
+                if _is_input_name(p):
+                    yield p, uri_of(fs, p), fs, False
+        elif fs.isfile(path):
+            yield path, uri, fs, True
+        else:
+            raise UserError(f"no such file or folder: {uri}")
+    except (PermissionError, OSError) as e:
+        raise UserError(f"cannot list {uri}: {' '.join(str(e).split())[:200]}") from None
+
+
+def _items_of(path: str, label: str, fs, named: bool) -> Iterator[ImageItem]:
+    from qassess.shards import ParquetShard, open_shard
+
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in SHARD_SUFFIXES:
+        if fs is None:
+            yield ImageItem(Path(path).stem, label)
+        else:
+            yield ImageItem(Path(path).stem, label, _RemoteFiles(fs), path)
+        return
+    shard = open_shard(path, label, fs)
+    if isinstance(shard, ParquetShard) and not named and not shard.probe():
+        log.info("skipping %s: no image column (metadata?)", label)
+        return
+    for key, ref in shard.members():
+        yield ImageItem(key, f"{label}#{key}", shard, ref)
