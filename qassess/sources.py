@@ -158,12 +158,11 @@ def iter_image_items(inputs: Sequence[str | Path]) -> Iterator[ImageItem]:
     for raw in inputs:
         raw = local_name(raw)
         entries = _remote_entries(str(raw)) if is_uri(raw) else _local_entries(raw)
-        for path, label, fs, named in entries:
-            for item in _items_of(path, label, fs, named):
-                key = row_key(item.path)
-                if key not in seen:
-                    seen.add(key)
-                    yield item
+        for path, label, fs, named, real in entries:
+            if real in seen:  # the same file twice (overlapping inputs, links): its first spelling wins
+                continue
+            seen.add(real)
+            yield from _items_of(path, label, fs, named)
 
 
 def discover_items(inputs: Sequence[str | Path]) -> list[ImageItem]:
@@ -176,18 +175,19 @@ def discover_items(inputs: Sequence[str | Path]) -> list[ImageItem]:
     return found
 
 
-def _local_entries(raw: str | Path) -> Iterator[tuple[str, str, Any, bool]]:
+def _local_entries(raw: str | Path) -> Iterator[tuple[str, str, Any, bool, str]]:
+    """(path, label, file system, named explicitly, real path) per file."""
     p = Path(raw)
     if p.is_dir():
-        for path, _ in walk_files(p, _is_input_name, set()):
-            yield str(path), str(path), None, False
+        for path, real in walk_files(p, _is_input_name, set()):
+            yield str(path), str(path), None, False, real
     elif p.exists():
-        yield str(p), str(p), None, True
+        yield str(p), str(p), None, True, os.path.realpath(p)
     else:
         raise UserError(f"no such file or folder: {raw}")
 
 
-def _remote_entries(uri: str) -> Iterator[tuple[str, str, Any, bool]]:
+def _remote_entries(uri: str) -> Iterator[tuple[str, str, Any, bool, str]]:
     from qassess.storage import filesystem, uri_of
 
     fs, path = filesystem(uri)
@@ -197,9 +197,9 @@ def _remote_entries(uri: str) -> Iterator[tuple[str, str, Any, bool]]:
                                                                 p[len(path.rstrip("/")):].split("/")))
             for p in names:
                 if _is_input_name(p):
-                    yield p, uri_of(fs, p), fs, False
+                    yield p, uri_of(fs, p), fs, False, uri_of(fs, p)
         elif fs.isfile(path):
-            yield path, uri, fs, True
+            yield path, uri, fs, True, uri_of(fs, path)
         else:
             raise UserError(f"no such file or folder: {uri}")
     except (PermissionError, OSError) as e:

@@ -187,3 +187,13 @@ def test_s3_score_through_the_cli_and_resume(tiny_model, s3, tmp_path):
     assert rows.loc[rows["path"] == f"{s3}/shards/part-0.parquet#s0", "id"].item() == "s0"
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "nothing left to score" in again.output and len(pd.read_csv(out)) == 6
+
+
+def test_caption_table_in_parquet_is_scored_in_caption_mode(tiny_model, tmp_path):
+    caps = tmp_path / "caps.parquet"
+    pd.DataFrame({"key": ["k1", "k2"], "caption": ["A sharp red square.", None]}).to_parquet(caps)
+    out = tmp_path / "caps.jsonl"
+    run_score([str(caps)], out, settings(tiny_model), log=lambda m: None)
+    rows = rows_of(out)
+    assert [(r["id"], r["path"], r["mode"]) for r in rows] == [("k1", f"{caps}#0", "caption")]
+    assert rows[0]["status"] in GENERATED and rows[0]["caption"] == "A sharp red square."

@@ -19,7 +19,6 @@ label per row ("t.csv:12": the line a CSV/JSONL record starts on; "t.json[3]", '
 """
 from __future__ import annotations
 
-import math
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,13 +75,12 @@ def read_records(source: Source) -> list[dict[str, Any]]:
 
 
 def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as dicts of plain Python values, missing cells (None, NaN, NA) left out."""
     columns = [str(c) for c in frame.columns]
-    return [{c: _plain(v) for c, v in zip(columns, values) if not _missing(v)}
+    plain = (str, int, bool)
+    return [{c: v if type(v) in plain else _plain(v) for c, v in zip(columns, values)
+             if v is not None and v is not pd.NA and not (isinstance(v, float) and v != v)}  # v != v: NaN
             for values in frame.itertuples(index=False, name=None)]
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _plain(value: Any) -> Any:

@@ -137,7 +137,7 @@ def _read_csv_raw(path: Path, name: str, sep: str, has_header: bool, notes: list
     rows: list[list[str]] = []
     origins: list[str] = []
     for line, record in records:
-        if not record or all(not c.strip() for c in record):
+        if not record or (not record[0].strip() and all(not c.strip() for c in record)):
             continue
         if header is None and has_header:
             header = [h.strip() for h in record]
@@ -152,7 +152,8 @@ def _read_csv_raw(path: Path, name: str, sep: str, has_header: bool, notes: list
         header = [f"column{i + 1}" for i in range(width)]
         if rows:
             notes.append(f"{name}: no header row; columns are numbered column1..column{width}")
-    padded = [r + [""] * (len(header) - len(r)) for r in rows]
+    width = len(header)
+    padded = [r if len(r) == width else r + [""] * (width - len(r)) for r in rows]
     return pd.DataFrame(padded, columns=header, dtype=object), origins
 
 
