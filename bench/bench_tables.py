@@ -122,10 +122,10 @@ def bench_parquet_vs_csv(folder: Path, n: int) -> None:
     for kind in ("jsonl", "parquet"):
         a, b = results["csv"], results[kind]
         assert a["id"].tolist() == b["id"].tolist() and np.allclose(a["rating"], b["rating"], equal_nan=True)
-    w, c, _ = timed(lambda: read_table(paths["csv"]), repeat=1)
-    line("read_table csv, every column", w, c)
+    w0, c0, _ = timed(lambda: read_table(paths["csv"]), repeat=1)
+    line("read_table csv, every column", w0, c0)
     w, c, _ = timed(lambda: read_table(paths["parquet"]), repeat=1)
-    line("read_table parquet, every column", w, c)
+    line("read_table parquet, every column", w, c, (w0, c0))
 
 
 def main(argv=None) -> None:

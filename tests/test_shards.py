@@ -78,6 +78,10 @@ def test_listing_ids_paths_and_bad_members(shards):
     assert "decode" in loaded["000000002"][1] and "not a supported image" in loaded["101"][1]
     assert loaded["102"][1] == "no image bytes in this row (null cell)"
     assert "gone.jpg" in loaded["1"][1]
+    import pickle  # items travel to Ray workers: shards pickle without their open files and caches
+
+    again = pickle.loads(pickle.dumps(items))
+    assert [i.read() for i in again if i.id in ("000000001", "100")] == [i.read() for i in items if i.id in ("000000001", "100")]
     with pytest.raises(Exception, match="no image column"):
         discover_items([shards / "00000.parquet"])  # named explicitly: an error, not silence
 
