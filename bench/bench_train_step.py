@@ -86,7 +86,7 @@ def format_warmup(src: Path, out: Path, images: Path, steps: int, seed: int = 0)
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from qassess.inputs import PixelBudget, load_image
+    from qassess.images import PixelBudget, load_image
     from qassess.prompts import get_template
 
     torch.manual_seed(seed)

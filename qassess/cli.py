@@ -60,7 +60,7 @@ DEFAULT_MODEL = "qassess-demo-v1"  # embedded in the package (qassess.models); n
 @app.command("score")
 @user_errors
 def score(
-    inputs: List[Path] = typer.Argument(..., help="Image files or folders (recursive); or caption sources."),
+    inputs: List[str] = typer.Argument(..., help="Image files or folders (recursive), WebDataset .tar or Parquet image shards, fsspec URIs of these (s3://bucket/prefix/); or caption sources."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout)."),
     model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="A preset (`qassess models`), a model directory or a hub id; default: the embedded demo model qassess-demo-v1."),
     backend: str = typer.Option("auto", "-b", "--backend", help="auto, vllm, transformers, or a plugin name."),
@@ -99,6 +99,7 @@ def score(
       qassess score ./captions -o rescored.jsonl             # a folder of .txt caption files
       qassess score out.jsonl --captions -o caption_only.csv  # re-rate the captions of an earlier run
       qassess score photo.jpg --self-check                    # JSONL to stdout
+      qassess score shards/00000.tar s3://bucket/part.parquet -o out.jsonl  # image shards (img2dataset)
     The paper's evaluation sampling: --temperature 1 --top-p 0.95 --top-k 50 --seed 42.
     A rerun of the same command resumes where it stopped (after a crash or Ctrl-C).
     With a preset (`--model q-insight`, `qassess models` lists them) its authors' prompt and sampling are the

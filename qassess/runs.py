@@ -2,7 +2,6 @@
 show progress, summarize. Kept apart from `scoring` so the Python API stays free of files and terminals."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter
@@ -13,17 +12,27 @@ from typing import Sequence
 from qassess import models
 from qassess.errors import UserError
 from qassess.scoring import Assessor, Settings
+from qassess.sources import row_key
 from qassess.writers import SETUP_FIELDS, open_results
 
 CAPTION_TABLES = {".csv", ".jsonl", ".ndjson", ".json", ".tsv"}
 
 
-def detect_mode(inputs: Sequence[Path]) -> str:
-    """"caption" when every input is a caption table, a .txt file, or a folder holding .txt files and
-    no images (walked the way image discovery walks: hidden names skipped, links followed once)."""
-    from qassess.inputs import IMAGE_EXTENSIONS, walk_files
+def detect_mode(inputs: Sequence[str | Path]) -> str:
+    """"caption" when every input is a caption table (a Parquet file without an image column counts), a
+    .txt file, or a folder holding .txt files and no images (walked the way image discovery walks:
+    hidden names skipped, links followed once). URIs are caption sources only when they name a table."""
+    from qassess.shards import ParquetShard
+    from qassess.sources import IMAGE_EXTENSIONS, walk_files
+    from qassess.storage import is_uri, local_name
 
-    def is_caption_source(p: Path) -> bool:
+    def is_caption_source(raw: str | Path) -> bool:
+        raw = local_name(raw)
+        if is_uri(raw):
+            return Path(raw).suffix.lower() in CAPTION_TABLES
+        p = Path(raw)
+        if p.is_file() and p.suffix.lower() == ".parquet":
+            return not ParquetShard(str(p), str(p)).probe()
         if not p.is_dir():
             return p.is_file() and p.suffix.lower() in CAPTION_TABLES | {".txt"}
         has_txt = False
@@ -33,7 +42,7 @@ def detect_mode(inputs: Sequence[Path]) -> str:
             has_txt = has_txt or f.suffix.lower() == ".txt"
         return has_txt
 
-    return "caption" if inputs and all(is_caption_source(Path(p)) for p in inputs) else "image"
+    return "caption" if inputs and all(is_caption_source(p) for p in inputs) else "image"
 
 
 @dataclass
@@ -68,7 +77,7 @@ class Tally:
         return f"{self.done} scored in {time.monotonic() - self.started:.1f}s ({counts}){mean}"
 
 
-def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *, captions: bool = False,
+def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Settings, *, captions: bool = False,
               resume: bool = True, retry_errors: bool = False, limit: int | None = None,
               id_col: str | None = None, caption_col: str | None = None, log=None) -> Tally:
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -76,22 +85,22 @@ def run_score(inputs: Sequence[Path], output: Path | None, settings: Settings, *
         raise UserError("--min-pixels is larger than --max-pixels")
     mode = "caption" if captions else detect_mode(inputs)
     if mode == "caption":
-        from qassess.inputs import read_captions
+        from qassess.captions import read_captions
 
         items = read_captions(inputs, id_col=id_col, caption_col=caption_col)
         if not items:
             raise UserError("no captions found in " + ", ".join(map(str, inputs)))
         keys = [it.source for it in items]
     else:
-        from qassess.inputs import discover_images
+        from qassess.sources import discover_items
 
-        items = discover_images(inputs)
-        keys = [os.path.abspath(p) for p in items]
+        items = discover_items(inputs)  # files, shard members (shard.tar#KEY), object-store files
+        keys = [row_key(it.path) for it in items]
 
     writer, done_rows = open_results(output, resume=resume, drop_errors=retry_errors)
     try:
         _check_same_setup(done_rows, mode, settings, output)
-        done = {os.path.abspath(r["path"]) if mode == "image" else r["path"] for r in done_rows}
+        done = {row_key(r["path"]) if mode == "image" else r["path"] for r in done_rows}
         todo = [it for it, key in zip(items, keys) if key not in done]
         already = len(items) - len(todo)
         if done_rows:

@@ -306,9 +306,10 @@ class Assessor:
             r["self_check_gap"] = round(abs(expected - r["rating"]), 4)
 
     # -- image mode ----------------------------------------------------------------------------
-    def iter_image_batches(self, paths: Sequence[Path]) -> Iterator[list[dict]]:
+    def iter_image_batches(self, paths: Sequence) -> Iterator[list[dict]]:
+        """`paths`: image file paths, or qassess.sources.ImageItem (shard members, object-store files)."""
         from qassess.backends.base import Request
-        from qassess.inputs import PixelBudget, prefetch_images
+        from qassess.images import PixelBudget, prefetch_images
 
         s = self.settings
         backend = self.backend(len(paths))
@@ -320,8 +321,9 @@ class Assessor:
         try:
             for chunk in _batched(loaded, self.batch_size):
                 records, requests, slots = [], [], []
-                for path, image, error in chunk:
-                    record = {**self._base("image", Path(path).stem, str(path)), "max_pixels": max_px}
+                for item, image, error in chunk:
+                    id_, path = (item.id, item.path) if hasattr(item, "id") else (Path(item).stem, str(item))
+                    record = {**self._base("image", id_, path), "max_pixels": max_px}
                     if image is None:
                         record.update(status="load_error", error=error)
                     else:
@@ -338,7 +340,7 @@ class Assessor:
             loaded.close()
 
     def score(self, paths: Iterable[str | Path]) -> Iterator[dict]:
-        for batch in self.iter_image_batches([Path(p) for p in paths]):
+        for batch in self.iter_image_batches([p if hasattr(p, "read") else Path(p) for p in paths]):
             yield from batch
 
     # -- caption mode --------------------------------------------------------------------------

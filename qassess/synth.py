@@ -115,7 +115,7 @@ def read_manifest(path: Path | None) -> dict[str, str]:
     """file (relative path or name) -> content line, from a CSV with `file` and `content` columns."""
     if path is None:
         return {}
-    from qassess.compare.tables import read_table
+    from qassess.tables import read_table
 
     frame = read_table(path).frame
     if "file" not in frame.columns or "content" not in frame.columns:
@@ -144,7 +144,8 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     import numpy as np
     from PIL import Image
 
-    from qassess.inputs import ImageLoadError, collect_files, _is_image_name, load_image
+    from qassess.images import ImageLoadError, load_image
+    from qassess.sources import _is_image_name, collect_files
     from qassess.synth_text import describe, photo_strengths
 
     out = Path(out)

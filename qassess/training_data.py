@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from qassess.errors import UserError
-from qassess.inputs import read_text
 from qassess.recipes import DataSection, mos_range
 
 SCALE = (1.0, 5.0)
@@ -45,76 +44,19 @@ class TrainingData:
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a CSV/TSV, JSON or JSONL file. JSON may be a list of objects, an object keyed by image
-    name (`{name: {...}}`), or a list of such one-key objects (Q-Reasoning's filted_data_*.json)."""
-    path = Path(path)
-    if not path.is_file():
+    """Rows of a table (qassess.tables: CSV/TSV/TXT, JSON, JSONL, Parquet, Excel; a path or a URI). JSON
+    may be a list of objects, an object keyed by image name (`{name: {...}}`), or a list of such one-key
+    objects (Q-Reasoning's filted_data_*.json). Text cells come back stripped."""
+    from qassess.storage import is_uri
+    from qassess.tables import read_table, records_of
+
+    if not is_uri(str(path)) and not Path(path).is_file():
         raise UserError(f"data file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
-        return _csv_rows(path)
-    if suffix in (".json", ".jsonl", ".ndjson"):
-        text = read_text(path)
-        if suffix == ".json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        else:
-            data = []
-            for number, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    try:
-                        data.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        return _json_rows(data, path)
-    raise UserError(f"{path}: unsupported data file type {suffix or '(none)'}; use .csv, .tsv, .json or .jsonl")
-
-
-def _csv_rows(path: Path) -> list[dict[str, Any]]:
-    import csv
-    import io
-
-    text = read_text(path)
-    header = text.split("\n", 1)[0]
-    if path.suffix.lower() == ".tsv":
-        delimiter = "\t"
-    else:  # the separator that occurs most in the header line
-        delimiter = max([",", ";", "\t", "|"], key=header.count) if any(d in header for d in ",;\t|") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = [r for r in reader if r and any(c.strip() for c in r)]
-    if not rows:
-        raise UserError(f"{path} is empty")
-    names = [h.strip() for h in rows[0]]
-    out = []
-    for number, record in enumerate(rows[1:], 2):
-        if len(record) > len(names):
-            raise UserError(f"{path}:{number}: {len(record)} fields but the header has {len(names)}")
-        out.append({name: value.strip() for name, value in zip(names, record)})
-    return out
-
-
-def _json_rows(data: Any, path: Path) -> list[dict[str, Any]]:
-    if isinstance(data, dict):
-        if all(isinstance(v, dict) for v in data.values()):
-            return [{"image": k, **v} for k, v in data.items()]
-        raise UserError(f"{path}: expected a list of objects or an object of {{image: {{...}}}}")
-    if not isinstance(data, list):
-        raise UserError(f"{path}: expected a JSON list of objects")
-    rows = []
-    for i, row in enumerate(data):
-        if not isinstance(row, dict):
-            raise UserError(f"{path}[{i}]: expected an object, found {type(row).__name__}")
-        if len(row) == 1 and isinstance(next(iter(row.values())), dict) and not _has_image_key(row):
-            name, inner = next(iter(row.items()))
-            row = {"image": name, **inner}
-        rows.append(row)
+    table = read_table(str(path), raw=True)
+    rows = records_of(table.frame)
+    if table.kind == "csv":
+        rows = [{k: v.strip() if isinstance(v, str) else v for k, v in row.items()} for row in rows]
     return rows
-
-
-def _has_image_key(row: dict) -> bool:
-    return any(str(k).strip().lower() in IMAGE_COLUMNS for k in row)
 
 
 def _find_column(rows: list[dict], explicit: str | None, candidates: Iterable[str], what: str, path: str) -> str:
@@ -288,7 +230,7 @@ def build_dataset(examples: list[Example], template, min_pixels: int, max_pixels
     included, reaches the reward functions."""
     from datasets import Dataset
 
-    from qassess.inputs import ImageLoadError, PixelBudget, load_image
+    from qassess.images import ImageLoadError, PixelBudget, load_image
 
     budget = PixelBudget(min_pixels=min_pixels, max_pixels=max_pixels)
     messages = template.image_messages()

@@ -27,7 +27,7 @@ def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int 
     `score --self-check`)."""
     from datasets import Dataset
 
-    from qassess.inputs import ImageLoadError, PixelBudget, load_image
+    from qassess.images import ImageLoadError, PixelBudget, load_image
     from qassess.synth_text import target_text
 
     rng = random.Random(seed)

@@ -185,7 +185,7 @@ def test_dataframes_are_accepted(tmp_path):
 
 
 def test_both_jsonl_readers_give_the_same_report(tmp_path, monkeypatch):
-    import qassess.compare.tables as tables
+    import qassess.tables.jsonlike as tables
 
     rows = qassess_rows(status=STATUS, self_check=list(MOS))
     rows[3]["rating"] = str(rows[3]["rating"])  # a string among numbers: pyarrow refuses, json.loads does not

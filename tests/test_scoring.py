@@ -63,7 +63,7 @@ def caption_of(request):
 
 
 def test_one_failing_input_costs_one_row():
-    from qassess.inputs import CaptionItem
+    from qassess.captions import CaptionItem
 
     def reply(r):
         if "BAD" in caption_of(r):
@@ -78,7 +78,7 @@ def test_one_failing_input_costs_one_row():
 
 
 def test_systemic_failure_stops_the_run():
-    from qassess.inputs import CaptionItem
+    from qassess.captions import CaptionItem
 
     def reply(r):
         raise RuntimeError("engine died")

@@ -19,7 +19,7 @@ from qassess.compare.render import (
 )
 from qassess.compare.report import Report
 from qassess.compare.run import DUPLICATE_POLICIES, FAILURE_POLICIES, compare
-from qassess.compare.tables import Table, read_table
+from qassess.tables import Table, read_table
 
 __all__ = [
     "DUPLICATE_POLICIES", "FAILURE_POLICIES", "Report", "Table", "compare", "english_text", "load_references",

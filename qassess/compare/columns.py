@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from qassess.errors import UserError
-
-NA_TOKENS = ["", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "none"]
+from qassess.tables import NA_TOKENS  # noqa: F401 - the tokens a score cell may hold for "no value"
 
 ID_CANDIDATES = ("path", "image_path", "img_path", "filepath", "file_path", "image", "img", "image_name",
                  "img_name", "imagename", "image_id", "img_id", "filename", "file_name", "file", "name",

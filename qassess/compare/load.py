@@ -12,7 +12,7 @@ from qassess.compare.columns import (
     GROUP_CANDIDATES, GT_CANDIDATES, ID_CANDIDATES, PRED_CANDIDATES, clean_text, find_column, list_columns,
     require_column, to_scores,
 )
-from qassess.compare.tables import Source, Table, read_table
+from qassess.tables import Source, Table, read_table
 from qassess.errors import UserError
 
 GroundTruth = Union[Source, Sequence[Source], Mapping[str, Source], None]

@@ -12,7 +12,7 @@ from qassess.compare.load import GroundTruth, Predictions, ground_truth_sources,
 from qassess.compare.references import add_rouge
 from qassess.compare.report import Report
 from qassess.compare.scores import group_metrics, pooled, sum_counts
-from qassess.compare.tables import Source
+from qassess.tables import Source
 from qassess.errors import UserError
 
 FAILURE_POLICIES = ("exclude", "worst", "error")
