@@ -61,13 +61,15 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
+    trained = {}
+    for mode in ("generate", "prefill"):
+        trained[mode] = train(mode, args)
+        print(f"  {mode}: trained in {trained[mode][1]:.0f} s", flush=True)
     paths, labels = pick_images(args.synth, args.per_photo)
     truth = [labels[p.stem] for p in paths]
     results = {"start (qassess-demo-v1)": {**evaluate("qassess-demo-v1", paths, truth), "wall_s": 0.0, "cpu_s": 0.0}}
-    for mode in ("generate", "prefill"):
-        merged, wall, cpu = train(mode, args)
+    for mode, (merged, wall, cpu) in trained.items():
         results[f"GRPO, self_consistency {mode}"] = {**evaluate(str(merged), paths, truth), "wall_s": wall, "cpu_s": cpu}
-        print(f"  {mode}: trained in {wall:.0f} s", flush=True)
     print(f"\n{args.steps} GRPO steps each (recipes/default/grpo.yaml, seed 0) from qassess-demo-v1; "
           f"{len(paths)} held-out images")
     print(f"{'model':<34} {'train wall s':>12} {'CPU s':>8} {'image SRCC':>10} {'expected SRCC':>13} "

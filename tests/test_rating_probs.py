@@ -162,7 +162,7 @@ def test_backends_give_the_same_probabilities(tiny_model, tiny_vllm_backend):
     generated step while the texts agree, and in the one-pass reading."""
     from qassess.backends import create_backend
     from qassess.backends.base import Request, Sampling
-    from qassess.inputs import PixelBudget, load_image
+    from qassess.images import PixelBudget, load_image
     from qassess.prompts import get_template
 
     hf = create_backend("transformers", str(tiny_model), dtype="float32", min_pixels=4 * 28 * 28,

@@ -39,7 +39,7 @@ def resolve(path: str, roots: Sequence[Path]) -> Path | None:
 
 
 def make_thumbnail(file: Path, size: int, fmt: str, quality: int) -> Thumb:
-    from qassess.inputs import ImageLoadError, PixelBudget, load_image
+    from qassess.images import ImageLoadError, PixelBudget, load_image
 
     # An area budget of size x 3/4 size: a 4:3 photo comes out `size` px wide, a square one a bit smaller.
     budget = PixelBudget(min_pixels=1, max_pixels=max(1, size * size * 3 // 4), factor=1)
