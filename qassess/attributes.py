@@ -102,7 +102,7 @@ GOOD_WORDS = frozenset("good great nice nicely fine excellent beautiful beautifu
                        "even accurate high pleasant lovely attractive appealing solid sharp".split())
 BAD_WORDS = frozenset("poor poorly bad weak low lacking unstable unsatisfactory wrong off harsh unnatural insufficient "
                       "excessive reduced reduction strange awkward uneven inaccurate distracting "
-                      "unpleasant mediocre terrible".split())
+                      "unpleasant mediocre terrible dull pale faded drab muted washed".split())
 # Negators, and verbs that take a quality away ("softens the fine detail", "hides the shadows").
 NEGATORS = frozenset("no not never without nor none neither lacks lack lacking loss lost absence free hardly barely "
                      "softens soften hides hide obscures loses lose spoils reduces drains masks".split())

@@ -74,17 +74,22 @@ class Embedder:
         return {"name": self.name, "path": self.path}
 
 
+def check_model_path(model: str | Path | None) -> Path:
+    """The local folder `model` names (None: the packaged default), or a UserError saying why not."""
+    path = default_model_path() if model in (None, "") else Path(model).expanduser()
+    if not path.is_dir():
+        raise UserError(f"embedding model {model}: not a folder; give a local sentence-transformers model "
+                        "folder (qassess never downloads embedding models)")
+    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise UserError(f"embedding model {path}: no modules.json or config.json: not a sentence-transformers "
+                        "or transformers model folder")
+    return path.resolve()
+
+
 def load_embedder(model: str | Path | None = None, device: str = "cpu") -> Embedder:
     """The embedder for `model` (a local sentence-transformers folder; None: the packaged default),
     loaded once per process and kept (the reward calls this at every step)."""
-    path = default_model_path() if model in (None, "") else Path(model).expanduser()
-    if not path.is_dir():
-        raise UserError(f"--semantic-model {model}: not a folder; give a local sentence-transformers model "
-                        "folder (qassess never downloads embedding models)")
-    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
-        raise UserError(f"--semantic-model {path}: no modules.json or config.json: not a sentence-transformers "
-                        "or transformers model folder")
-    return _load(str(path.resolve()), device, model in (None, ""))
+    return _load(str(check_model_path(model)), device, model in (None, ""))
 
 
 @functools.lru_cache(maxsize=4)
