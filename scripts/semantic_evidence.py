@@ -7,7 +7,8 @@
                      "picture", "vivid" -> "vibrant", ...) and the three parts in reverse order
      contradiction   antonym flips in the good and bad aspects ("sharp" -> "blurry", "dark" -> "bright",
                      "good" -> "poor", "not X" -> "X", "no X" -> "some X", ...), description and order kept;
-                     `--one-flip` flips only the first flippable word (one attribute polarity)
+                     `--one-flip` flips only the first word naming an attribute's state ("blurry",
+                     "dark", "vivid", ...: one attribute polarity); references without one are skipped
    and each measure scores both against the human note. Reported: how often each ranks the paraphrase
    above the contradiction (ties apart). The contradiction keeps most words on purpose: that is the
    failure of ROUGE-1 the issue is about. Caveat: the flip words and the attribute lexicon overlap, so
@@ -66,6 +67,11 @@ FLIP = {
     "without": "with", "never": "always",
 }
 NEGATION = {"not": "", "no": "some"}  # the negated word after them is kept as it is
+# --one-flip flips only the first of these: words that name a quality attribute's state (no generic
+# praise like "good" / "beautiful", no negation), so exactly one attribute polarity changes.
+ATTRIBUTE_WORDS = ("blurry", "blurred", "sharp", "sharper", "crisp", "out of focus", "in focus", "clear", "unclear",
+                   "dark", "darker", "bright", "dim", "overexposed", "underexposed", "vivid", "vibrant", "colorful",
+                   "colourful", "pale", "dull", "tilted", "unbalanced", "balanced", "noisy", "grainy")
 
 
 def _keys(table: dict[str, str]) -> re.Pattern:
@@ -83,8 +89,12 @@ def paraphrase(text: str) -> str:
 
 
 def contradict(text: str, budget: list[int]) -> tuple[str, int]:
-    """Antonym flips left to right while `budget[0]` > 0 (-1: no limit); returns the text and flips made."""
-    pattern = re.compile(r"\b(not|no)\s+(\w+)\b|" + _keys(FLIP).pattern, re.I)
+    """Antonym flips left to right while `budget[0]` != 0 (-1: no limit, every FLIP word and negation;
+    else only ATTRIBUTE_WORDS); returns the text and the flips made."""
+    if budget[0] < 0:
+        pattern = re.compile(r"\b(not|no)\s+(\w+)\b|" + _keys(FLIP).pattern, re.I)
+    else:
+        pattern = re.compile(r"(?!x)x(x)?(x)?|" + _keys({w: FLIP[w] for w in ATTRIBUTE_WORDS}).pattern, re.I)
     made = 0
 
     def sub(m: re.Match) -> str:
