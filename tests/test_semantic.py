@@ -192,6 +192,11 @@ def test_compare_semantic_in_process(tmp_path, embedder):
     assert report.settings["semantic"]["threshold"] == semantic.DEFAULT_THRESHOLD
     with pytest.raises(UserError, match="--refs"):
         compare(preds, gt, semantic=True)
+    # a plain id + text table: the human verdicts come from the text's own polarity words
+    pd.DataFrame({"image": [f"img{i}.png" for i in range(4)], "text": "A dog. It is sharp, with vivid colors and no noise."}
+                 ).to_csv(tmp_path / "plain.csv", index=False)
+    plain = compare(preds, gt, tmp_path / "plain.csv", semantic=True).rows.set_index("key")
+    assert plain.loc["img0.png", "attributes_score"] == 1 and plain.loc["img1.png", "attributes_contradictions"] == 3
 
 
 def test_compare_semantic_cli_offline_with_the_network_blocked(tmp_path):
