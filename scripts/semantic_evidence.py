@@ -114,7 +114,7 @@ def contradict(text: str, budget: list[int]) -> tuple[str, int]:
 
 def load_notes(folder: Path) -> list[dict[str, str]]:
     from qassess.compare.references import english_text
-    from qassess.compare.tables import read_table
+    from qassess.compare import read_table
 
     notes, seen = [], set()
     for name in FILES:
