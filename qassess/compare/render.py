@@ -74,7 +74,18 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[Any]]]]:
                     ["group", "n", "precision", "recall", "F1"],
                     [[label, r["n"], r["precision"], r["recall"], r["f1"]]
                      for label, r in ((label, m["rouge1"]) for label, m in with_rouge)]))
+    with_meaning = [(label, m) for label, m in lines if m.get("semantic")]
+    if with_meaning:
+        out.append(("Meaning: embedding similarity and quality-attribute agreement with the references",
+                    ["group", "n", "similarity", "sent. recall", "attr n", "attr P", "attr R", "contra."],
+                    [[label, m["semantic"]["n"], *_meaning(m)] for label, m in with_meaning]))
     return out
+
+
+def _meaning(m: dict[str, Any]) -> list[Any]:
+    s, a = m.get("semantic") or {}, m.get("attributes") or {}
+    return [s.get("similarity"), s.get("sentence_recall"), a.get("n"), a.get("precision"), a.get("recall"),
+            a.get("contradictions")]
 
 
 def _interval(ci: list[float | None]) -> str:
@@ -128,6 +139,12 @@ def notes(report: Report) -> list[str]:
         lines.append(f"ROUGE-1 references: {ref['source']} ({ref['text']}), {ref['with_reference']} predictions "
                      f"with a reference (matched by {ref['match_by']}); lower-cased, "
                      f"{'Porter stemming' if s['rouge'] and s['rouge']['stem'] else 'no stemming'}.")
+    if s.get("semantic"):
+        model = report.inputs.get("semantic_model", {}).get("name", "?")
+        lines.append(f"similarity: cosine of {model} embeddings; sentence recall: share of reference sentences "
+                     f"matched at cosine >= {s['semantic']['threshold']}; attr P/R: quality-attribute verdicts "
+                     "(sharpness, noise, exposure, ...) matching the human's, pooled over rows; contradictions: "
+                     "attributes judged with the opposite polarity (per row in --rows).")
     return lines
 
 
@@ -170,7 +187,10 @@ def write_rows(report: Report, path: str | Path) -> None:
     if report.rows is None:
         raise UserError("no per-row table: nothing was matched")
     keep = [c for c in ("group", "id", "key", "prediction", "rating", "gt", "mapped", "used", "excluded", "status",
-                        "error", "self_check", "rouge1_precision", "rouge1_recall", "rouge1_f1") if c in report.rows]
+                        "error", "self_check", "rouge1_precision", "rouge1_recall", "rouge1_f1", "semantic_similarity",
+                        "semantic_sentence_recall", "semantic_sentence_soft", "attributes_score",
+                        "attributes_precision", "attributes_recall", "attributes_contradictions",
+                        "attributes_matched", "attributes_human_verdicts", "attributes_detail") if c in report.rows]
     frame = report.rows[keep]
     if str(path).lower().endswith((".jsonl", ".ndjson")):
         frame.to_json(path, orient="records", lines=True, force_ascii=False)

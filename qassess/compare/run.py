@@ -9,7 +9,7 @@ import pandas as pd
 from qassess import metrics
 from qassess.compare.join import PredIndex, arrow, id_keys, join_ground_truth
 from qassess.compare.load import GroundTruth, Predictions, ground_truth_sources, load_ground_truth, load_predictions
-from qassess.compare.references import add_rouge
+from qassess.compare.references import add_rouge, match_references
 from qassess.compare.report import Report
 from qassess.compare.scores import group_metrics, pooled, sum_counts
 from qassess.tables import Source
@@ -26,14 +26,18 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
             group_col: str | None = None, ref_col: str | None = None, fit: str | None = None,
             lower_better: bool | Iterable[str] = False, failures: str = "exclude", worst_score: float = 1.0,
             duplicates: str = "first", bootstrap: int = 0, seed: int = 0, stem: bool = False,
-            min_rows: int = 3) -> Report:
+            min_rows: int = 3, semantic: bool = False, semantic_model: str | None = None,
+            semantic_threshold: float | None = None) -> Report:
     """Compare predictions with ground truth (one or several named files) and optional references.
 
     Raises UserError for anything the user must fix: unknown columns, non-numeric scores, fewer than
     `min_rows` usable rows in a group, failures under `failures="error"`, duplicates under
-    `duplicates="error"`, a fit name that does not exist.
+    `duplicates="error"`, a fit name that does not exist. `semantic` adds the embedding similarity and
+    the quality-attribute agreement of `qassess.compare.meaning` beside ROUGE-1 (needs `refs`).
     """
     fit = _check_options(fit, failures, duplicates, bootstrap)
+    if semantic and refs is None:
+        raise UserError("--semantic compares the generated text with reference texts: give --refs")
     sources = ground_truth_sources(ground_truth)
     if not sources and refs is None:
         raise UserError("nothing to compare with: give a ground-truth file or --refs")
@@ -61,9 +65,15 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
 
     inputs = {"predictions": p.info, "ground_truth": gt_info}
     if refs is not None:
-        per_row, inputs["references"] = add_rouge(refs, p, index, per_row, groups, overall, failures=failures,
-                                                  duplicates=duplicates, stem=stem, id_col=ref_id_col or id_col,
-                                                  ref_col=ref_col, warnings=warnings)
+        match = match_references(refs, index, failures=failures, duplicates=duplicates,
+                                 id_col=ref_id_col or id_col, ref_col=ref_col, warnings=warnings)
+        inputs["references"] = match.info
+        per_row = add_rouge(match, per_row, groups, overall, stem=stem)
+        if semantic:
+            from qassess.compare.meaning import add_meaning
+
+            per_row, inputs["semantic_model"] = add_meaning(match, per_row, groups, overall, model=semantic_model,
+                                                            threshold=semantic_threshold)
     settings = {
         "fit": fit or "none", "plcc": fit or "raw (no mapping)", "failures": failures,
         "worst_score": worst_score if failures == "worst" else None, "duplicates": duplicates,
@@ -73,6 +83,10 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
         "rouge": {"stem": stem, "lowercase": True, "generated": "caption + ' ' + reasoning"}
         if refs is not None else None,
     }
+    if semantic:
+        from qassess.compare.meaning import settings as meaning_settings
+
+        settings["semantic"] = meaning_settings(semantic_threshold)
     return Report(overall=overall, groups=groups, average=average, settings=settings, inputs=inputs,
                   warnings=warnings, rows=per_row, fits=fits)
 
