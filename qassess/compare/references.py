@@ -12,7 +12,6 @@ import pandas as pd
 from qassess import metrics
 from qassess.compare.columns import ID_CANDIDATES, REF_CANDIDATES, find_column, require_column
 from qassess.compare.join import PredIndex, arrow, choose_level, dedupe, lookup
-from qassess.compare.load import Predictions
 from qassess.tables import Source, Table, read_table
 from qassess.errors import UserError
 
