@@ -89,6 +89,13 @@ def score(
     workers: int = typer.Option(2, "--workers", help="Threads preparing images ahead of the model."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the model folder (off unless you trust it)."),
     presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESS_PRESETS", help="A YAML file of your own model presets (see `qassess models`)."),
+    # --- scale-out: remote servers and shards (README "Scaling out") ---
+    base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. http://node1:8000/v1 (`vllm serve`); repeat for several. Implies --backend openai; --model is then the served model name."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", metavar="NAME", help="Environment variable holding the servers' API key (default: QASSESS_API_KEY, then OPENAI_API_KEY). Never written anywhere."),
+    processor: Optional[Path] = typer.Option(None, "--processor", help="Remote: a local copy of the served model (its processor gives the pixel budget); default: --model if it is a local folder or preset, else Qwen2.5-VL's budget."),
+    max_in_flight: int = typer.Option(16, "--max-in-flight", help="Remote: requests in flight per server."),
+    request_timeout: float = typer.Option(600.0, "--request-timeout", help="Remote: seconds one request may take before it is retried."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Score only share I of N (0-based; by a hash of each input's path under its root): one job of an array. Combine with `qassess merge`."),
 ):
     """Rate images (or captions) with a caption -> reasoning -> rating model.
 
@@ -100,6 +107,8 @@ def score(
       qassess score out.jsonl --captions -o caption_only.csv  # re-rate the captions of an earlier run
       qassess score photo.jpg --self-check                    # JSONL to stdout
       qassess score shards/00000.tar s3://bucket/part.parquet -o out.jsonl  # image shards (img2dataset)
+      qassess score ./photos -o out.jsonl --base-url http://node1:8000/v1 --base-url http://node2:8000/v1
+      qassess score ./photos -o part3.jsonl --shard 3/16      # one job of 16; then: qassess merge part*.jsonl -o all.jsonl
     The paper's evaluation sampling: --temperature 1 --top-p 0.95 --top-k 50 --seed 42.
     A rerun of the same command resumes where it stopped (after a crash or Ctrl-C).
     With a preset (`--model q-insight`, `qassess models` lists them) its authors' prompt and sampling are the
@@ -116,15 +125,63 @@ def score(
 
     if limit is not None and limit < 1:
         raise UserError("--limit must be at least 1")
+    from qassess.partition import parse_shard
+
+    backend, backend_options = _remote_options(backend, base_url, api_key_env, processor, max_in_flight,
+                                               request_timeout)
     settings = Settings(
         model=model, backend=backend, template=template, batch_size=batch_size, temperature=temperature,
         top_p=top_p, top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, samples=samples,
         self_check=self_check, self_check_mode=self_check_mode, probs=probs, min_pixels=min_pixels, max_pixels=max_pixels,
         max_decode_pixels=max_decode_pixels, dtype=dtype, device=device,
-        trust_remote_code=trust_remote_code, workers=workers, presets=str(presets) if presets else None)
+        trust_remote_code=trust_remote_code, workers=workers, presets=str(presets) if presets else None,
+        backend_options=backend_options)
     tally = run_score(inputs, output, settings, captions=captions, resume=resume, retry_errors=retry_errors,
-                      limit=limit, id_col=id_col, caption_col=caption_col, log=_say)
+                      limit=limit, id_col=id_col, caption_col=caption_col, shard=parse_shard(shard), log=_say)
     _say(tally.summary() + (f"; results in {output}" if output else ""))
+
+
+def _remote_options(backend: str, base_url, api_key_env, processor, max_in_flight, request_timeout):
+    """(backend name, backend options): --base-url means the openai backend, which needs one."""
+    if not base_url:
+        if backend == "openai":
+            raise UserError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
+        return backend, {}
+    if backend not in ("auto", "openai"):
+        raise UserError(f"--base-url is for --backend openai, not {backend}")
+    options = {"base_url": list(base_url), "max_in_flight": max_in_flight, "request_timeout": request_timeout}
+    if api_key_env:
+        options["api_key_env"] = api_key_env
+    if processor is not None:
+        options["processor"] = str(processor)
+    return "openai", options
+
+
+# --- merge ---
+
+
+@app.command("merge")
+@user_errors
+def merge_command(
+    inputs: List[str] = typer.Argument(..., help="Result files (.jsonl/.csv), folders of them, or globs."),
+    output: Path = typer.Option(..., "-o", "--output", help="The merged file: .jsonl or .csv."),
+    on_conflict: str = typer.Option("error", "--on-conflict", help="Same input, different rating or status: error (refuse, naming them) or first (keep the first file's row, counted)."),
+):
+    """Combine the outputs of sharded or split runs into one file (and one manifest).
+
+    \b
+    Examples:
+      qassess merge part*.jsonl -o all.jsonl
+      qassess merge shards/ -o all.csv
+    Identical duplicates collapse to one row; a generation_error row gives way to an ok row of the
+    same input; other disagreements are refused unless --on-conflict first.
+    """
+    from qassess.merge import merge
+
+    result = merge(inputs, output, on_conflict)
+    _say(result.summary() + f"; written to {output}")
+    for line in result.conflicts[:10]:
+        _say(f"conflict: {line}")
 
 
 # --- compare ---
@@ -133,7 +190,7 @@ def score(
 @app.command("compare")
 @user_errors
 def compare(
-    preds: Path = typer.Argument(..., help="Predictions: a `qassess score` output (CSV/JSONL) or any CSV/JSON/JSONL with an id and a score column."),
+    preds: Path = typer.Argument(..., help="Predictions: a `qassess score` output (CSV/JSONL) or any CSV/JSON/JSONL with an id and a score column; or a folder of result files, or a quoted glob (shards)."),
     ground_truth: Optional[List[str]] = typer.Argument(None, help="Ground-truth files, each a group; name them with name=path (default: the file stem)."),
     refs: Optional[Path] = typer.Option(None, "--refs", help="Reference texts for ROUGE-1 of caption + reasoning: a Q-Reasoning file or a table with an id and a text column."),
     fit: str = typer.Option("none", "--fit", help="none: raw PLCC (the paper's scripts, pyiqa); logistic4 / logistic5: VQEG mapping first (DeQA-Score)."),
@@ -162,6 +219,7 @@ def compare(
     rows_out: Optional[Path] = typer.Option(None, "--rows", metavar="PATH", help="Write every matched row, used or why not, with per-row ROUGE-1 (CSV or .jsonl)."),
     plot_out: Optional[Path] = typer.Option(None, "--plot", metavar="PATH", help="Write a PNG scatter of prediction vs ground truth per group, with the fitted curve."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No tables on the terminal (warnings still go to stderr)."),
+    more_preds: Optional[List[Path]] = typer.Option(None, "--preds", metavar="PATH", help="More prediction files (repeatable), pooled with PREDS, e.g. the shards of one run."),
 ):
     """Agreement of predicted ratings with human scores: PLCC, SRCC, KRCC, RMSE, MAE, and ROUGE-1.
 
@@ -174,21 +232,25 @@ def compare(
       qassess compare preds.jsonl gt.csv --refs human_test.json --semantic --rows rows.csv   # + meaning
       qassess compare preds.csv csiq=csiq.json --lower-better-for csiq
       qassess compare preds.csv gt.csv --bootstrap 1000 --rows rows.csv
+      qassess compare 'parts/part*.jsonl' gt.csv          # several prediction files (or --preds FILE ...)
     Ids match by full path, folder/name, file name or stem (whichever matches most; the notes say which).
     Unmatched, duplicated, failed and non-finite rows are counted, never dropped silently.
     """
     from rich.console import Console
 
     from qassess import compare as cmp
+    from qassess.merge import expand_inputs
 
+    pred_files = expand_inputs([preds, *(more_preds or [])])
     report = cmp.compare(
-        preds, ground_truth or None, refs, id_col=id_col, pred_id_col=pred_id_col, gt_id_col=gt_id_col,
+        pred_files if len(pred_files) > 1 else pred_files[0], ground_truth or None, refs, id_col=id_col, pred_id_col=pred_id_col, gt_id_col=gt_id_col,
         ref_id_col=ref_id_col, pred_col=pred_col, gt_col=gt_col, group_col=group_col, ref_col=ref_col, fit=fit,
         lower_better=True if lower_better else (lower_better_for or False), failures=failures,
         worst_score=worst_score, duplicates=duplicates, bootstrap=bootstrap, seed=seed, stem=stem,
         semantic=semantic, semantic_model=semantic_model, semantic_threshold=semantic_threshold)
     err = Console(stderr=True)
-    _say_manifest(preds, err)
+    for pred_file in pred_files:
+        _say_manifest(pred_file, err)
     if not quiet:
         cmp.render_table(report, err if json_out == "-" else Console())
     for warning in report.warnings:

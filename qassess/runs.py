@@ -79,7 +79,10 @@ class Tally:
 
 def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Settings, *, captions: bool = False,
               resume: bool = True, retry_errors: bool = False, limit: int | None = None,
-              id_col: str | None = None, caption_col: str | None = None, log=None) -> Tally:
+              id_col: str | None = None, caption_col: str | None = None, shard: tuple[int, int] | None = None,
+              log=None) -> Tally:
+    """Score `inputs` into `output`. `shard` (I, N): only this job's share (qassess.partition). Rows whose
+    status is generation_error (a failed engine or server) are attempted again by every rerun."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if settings.max_pixels is not None and settings.min_pixels is not None and settings.min_pixels > settings.max_pixels:
         raise UserError("--min-pixels is larger than --max-pixels")
@@ -96,8 +99,15 @@ def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Setti
 
         items = discover_items(inputs)  # files, shard members (shard.tar#KEY), object-store files
         keys = [row_key(it.path) for it in items]
+    if shard is not None:
+        from qassess.partition import select_shard
 
-    writer, done_rows = open_results(output, resume=resume, drop_errors=retry_errors)
+        pairs = select_shard(list(zip(items, keys)), keys, inputs, shard)
+        items, keys = [it for it, _ in pairs], [k for _, k in pairs]
+        log(f"shard {shard[0]}/{shard[1]}: {len(items)} input(s) of this share")
+
+    writer, done_rows = open_results(output, resume=resume, drop_errors=retry_errors,
+                                     drop_statuses=("generation_error",))
     try:
         _check_same_setup(done_rows, mode, settings, output)
         done = {row_key(r["path"]) if mode == "image" else r["path"] for r in done_rows}

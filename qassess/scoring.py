@@ -16,7 +16,7 @@ from qassess.prompts import Template, get_template
 DEFAULT_MAX_DECODE_PIXELS = 100_000_000  # guard against decompression bombs; 12 MP phones are far below
 # vLLM schedules a large call itself and was 1.5x faster with all images in one call than with 8 per
 # call (bench_backends); transformers pads a batch to its longest prompt, so it wants small ones.
-DEFAULT_BATCH = {"vllm": 64}
+DEFAULT_BATCH = {"vllm": 64, "openai": 64}  # openai: requests in flight come from --max-in-flight
 DEFAULT_BATCH_OTHER = 8
 
 
@@ -154,16 +154,19 @@ class Assessor:
     # -- backend -------------------------------------------------------------------------------
     def backend(self, expected_items: int | None = None):
         if self._backend is None:
-            from qassess.backends import create_backend, resolve_auto
+            from qassess.backends import backend_class, create_backend, resolve_auto
 
             s = self.settings
-            self.resolved = models.resolve_model(s.model, s.presets)
-            name = s.backend
+            name, extra = s.backend, {}
+            if name != "auto" and backend_class(name).remote:  # --model names a served model
+                self.resolved, extra["local_copy"] = models.remote_model(s.model, s.presets)
+            else:
+                self.resolved = models.resolve_model(s.model, s.presets)
             if name == "auto":
                 name, self.backend_reason = resolve_auto(self.resolved.path, expected_items)
             self._backend = create_backend(
                 name, self.resolved.path, dtype=s.dtype, device=s.device, min_pixels=s.min_pixels,
-                max_pixels=s.max_pixels, trust_remote_code=s.trust_remote_code, **s.backend_options)
+                max_pixels=s.max_pixels, trust_remote_code=s.trust_remote_code, **extra, **s.backend_options)
         return self._backend
 
     @property
@@ -198,14 +201,15 @@ class Assessor:
         from qassess import rating_probs
 
         if self._digits is None:
-            self._digits = rating_probs.digit_token_ids(self._backend.processor.tokenizer) or []
+            tokenizer = getattr(self._backend.processor, "tokenizer", None)  # a remote backend may have none
+            self._digits = (rating_probs.digit_token_ids(tokenizer) if tokenizer is not None else None) or []
         return self._digits or None
 
     def _generate(self, requests: list, n: int) -> list[list | Exception]:
         """Completions per request; a failing batch is retried one by one so one bad input costs one row."""
         if not requests:
             return []
-        from qassess.backends.base import Completion
+        from qassess.backends.base import BackendUnavailable, Completion
 
         sampling = self._sampling(n)
         reads = getattr(self._backend, "reads_probabilities", False)  # plugins may only implement generate
@@ -218,6 +222,8 @@ class Assessor:
 
         try:
             return complete(requests)
+        except BackendUnavailable:
+            raise
         except Exception as exc:  # noqa: BLE001 - recorded per row below, or raised if systemic
             if len(requests) == 1:
                 return [exc]
@@ -226,11 +232,20 @@ class Assessor:
         for request in requests:
             try:
                 outs.extend(complete([request]))
+            except BackendUnavailable:
+                raise
             except Exception as exc:  # noqa: BLE001
                 outs.append(exc)
         if all(isinstance(o, Exception) for o in outs):
             raise UserError(f"generation failed for every input of a batch: {_one_line(first)}")
         return outs
+
+    def _check_alive(self) -> None:
+        """After a batch was handed out (and written): stop when the backend can serve no more (every
+        remote server down). Duck-typed backends without the check are taken as always alive."""
+        check = getattr(self._backend, "check_alive", None)
+        if check is not None:
+            check()
 
     # -- records -------------------------------------------------------------------------------
     def _base(self, mode: str, id_: str, path: str) -> dict:
@@ -336,6 +351,7 @@ class Assessor:
                 if s.self_check:
                     self._self_check(records)
                 yield records
+                self._check_alive()
         finally:
             loaded.close()
 
@@ -357,6 +373,7 @@ class Assessor:
                 records[i] = self._finish(records[i], out)
                 records[i]["caption"] = chunk[i].caption  # the input, not a (missing) generated caption
             yield records
+            self._check_alive()
 
     def score_captions(self, items: Iterable) -> Iterator[dict]:
         for batch in self.iter_caption_batches(list(items)):

@@ -126,12 +126,14 @@ class ResultWriter:
             self.stream.close()
 
 
-def open_results(path: str | Path | None, *, resume: bool = True, drop_errors: bool = False
-                 ) -> tuple[ResultWriter, list[dict]]:
+def open_results(path: str | Path | None, *, resume: bool = True, drop_errors: bool = False,
+                 drop_statuses: Iterable[str] = ()) -> tuple[ResultWriter, list[dict]]:
     """A writer for `path` (None: JSONL on stdout) and the rows already there (empty unless resuming).
 
     With `drop_errors`, earlier rows whose status is not ok are removed (the file is rewritten
-    atomically) so that they are attempted again without duplicates.
+    atomically) so that they are attempted again without duplicates; `drop_statuses` does the same
+    for rows of those statuses only (runs use it for generation_error: a server or engine failure,
+    worth trying again).
     """
     if path is None or str(path) == "-":
         return ResultWriter(sys.stdout, "jsonl", write_header=False), []
@@ -144,8 +146,9 @@ def open_results(path: str | Path | None, *, resume: bool = True, drop_errors: b
     done: list[dict] = []
     if resume and path.exists() and path.stat().st_size > 0:
         done, end = read_complete(path, fmt)
-        if drop_errors:
-            done = [r for r in done if r.get("status") == "ok"]
+        drop = set(drop_statuses)
+        if drop_errors or any(r.get("status") in drop for r in done):
+            done = [r for r in done if (r.get("status") == "ok" if drop_errors else r.get("status") not in drop)]
             _rewrite(path, fmt, done)
         else:
             with open(path, "r+b") as fh:  # cut a torn last record

@@ -19,6 +19,7 @@ ENTRY_POINT_GROUP = "qassess.backends"
 BUILTIN = {
     "vllm": "qassess.backends.vllm_backend:VLLMBackend",
     "transformers": "qassess.backends.transformers_backend:TransformersBackend",
+    "openai": "qassess.backends.openai_backend:OpenAIBackend",  # OpenAI-compatible servers (vllm serve)
 }
 
 # Break-even on CPU, measured (stack.md): vLLM's extra ~30 s of start-up pays off from ~90-140 images
@@ -27,7 +28,7 @@ BUILTIN = {
 CPU_BREAK_EVEN_IMAGES = 120
 CPU_BREAK_EVEN_PARAMS = 25_000_000
 
-__all__ = ["Backend", "Request", "Sampling", "available_backends", "create_backend", "resolve_auto"]
+__all__ = ["Backend", "Request", "Sampling", "available_backends", "backend_class", "create_backend", "resolve_auto"]
 
 
 def available_backends() -> dict[str, str]:
@@ -49,14 +50,18 @@ def _load_class(name: str, target: str) -> type[Backend]:
     return cls
 
 
+def backend_class(name: str) -> type[Backend]:
+    backends = available_backends()
+    if name not in backends:
+        raise UserError(f"unknown backend {name!r}; choose auto or one of: {', '.join(sorted(backends))}")
+    return _load_class(name, backends[name])
+
+
 def create_backend(name: str, model: str, **kwargs: Any) -> Backend:
     """A loaded backend; "auto" picks one with resolve_auto (job size unknown here)."""
     if name == "auto":
         name, _ = resolve_auto(model, None)
-    backends = available_backends()
-    if name not in backends:
-        raise UserError(f"unknown backend {name!r}; choose auto or one of: {', '.join(sorted(backends))}")
-    return _load_class(name, backends[name])(model, **kwargs)
+    return backend_class(name)(model, **kwargs)
 
 
 def vllm_build() -> str | None:

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
+class BackendUnavailable(UserError):
+    """The backend can serve no further request (e.g. every remote server is down): the run stops."""
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.0  # 0 => greedy
@@ -178,11 +182,17 @@ class Backend(ABC):
     """Generation on one model. Subclasses load in __init__ and implement `generate`."""
 
     name: str = ""
+    remote: bool = False  # True: `model` names a model on servers, not a local folder or hub id
+
+    @classmethod
+    def model_reference(cls, model: str) -> ModelRef:
+        """The checked model reference (a remote backend overrides this: its model is a served name)."""
+        return check_model(model)
 
     def __init__(self, model: str, *, dtype: str = "auto", device: str = "auto",
                  min_pixels: int | None = None, max_pixels: int | None = None,
                  trust_remote_code: bool = False, max_model_len: int | None = None, **options: Any):
-        self.model_ref = check_model(model)
+        self.model_ref = self.model_reference(model)
         self.model = self.model_ref.name
         self.dtype = normalize_dtype(dtype)
         self.device = device
@@ -239,7 +249,12 @@ class Backend(ABC):
 
     @abstractmethod
     def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
-        """One list of `sampling.n` texts per request, in order; special tokens stripped."""
+        """One list of `sampling.n` texts per request, in order; special tokens stripped. A backend whose
+        requests fail one by one (a remote server) may put that request's Exception in its place."""
+
+    def check_alive(self) -> None:
+        """Raise BackendUnavailable (a UserError) when no further request can succeed (every remote server
+        down); checked after each batch is handed out, so what finished is written before the run stops."""
 
     def complete(self, requests: Sequence[Request], sampling: Sampling,
                  score_ids: Sequence[int] | None = None) -> list[list[Completion]]:

@@ -20,7 +20,7 @@ FAILURE_POLICIES = ("exclude", "worst", "error")
 DUPLICATE_POLICIES = ("first", "mean", "error")
 
 
-def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None = None, *,
+def compare(preds: Source | list[Source], ground_truth: GroundTruth = None, refs: Source | None = None, *,
             id_col: str | None = None, pred_id_col: str | None = None, gt_id_col: str | None = None,
             ref_id_col: str | None = None, pred_col: str | None = None, gt_col: str | None = None,
             group_col: str | None = None, ref_col: str | None = None, fit: str | None = None,
@@ -28,7 +28,8 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
             duplicates: str = "first", bootstrap: int = 0, seed: int = 0, stem: bool = False,
             min_rows: int = 3, semantic: bool = False, semantic_model: str | None = None,
             semantic_threshold: float | None = None) -> Report:
-    """Compare predictions with ground truth (one or several named files) and optional references.
+    """Compare predictions (one source, or a list pooled into one) with ground truth (one or several
+    named files) and optional references.
 
     Raises UserError for anything the user must fix: unknown columns, non-numeric scores, fewer than
     `min_rows` usable rows in a group, failures under `failures="error"`, duplicates under
@@ -38,6 +39,7 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
     fit = _check_options(fit, failures, duplicates, bootstrap)
     if semantic and refs is None:
         raise UserError("--semantic compares the generated text with reference texts: give --refs")
+    preds = _pooled_predictions(preds)
     sources = ground_truth_sources(ground_truth)
     if not sources and refs is None:
         raise UserError("nothing to compare with: give a ground-truth file or --refs")
@@ -89,6 +91,20 @@ def compare(preds: Source, ground_truth: GroundTruth = None, refs: Source | None
         settings["semantic"] = meaning_settings(semantic_threshold)
     return Report(overall=overall, groups=groups, average=average, settings=settings, inputs=inputs,
                   warnings=warnings, rows=per_row, fits=fits)
+
+
+def _pooled_predictions(preds: Source | list[Source]) -> Source:
+    """Several prediction sources (e.g. the shards of one run) as one table; duplicated ids across them
+    are then handled by the `duplicates` policy like any other."""
+    if not isinstance(preds, (list, tuple)):
+        return preds
+    if not preds:
+        raise UserError("no prediction file given")
+    if len(preds) == 1:
+        return preds[0]
+    from qassess.compare.tables import read_table
+
+    return pd.concat([read_table(p).frame for p in preds], ignore_index=True, sort=False)
 
 
 def _check_options(fit: str | None, failures: str, duplicates: str, bootstrap: int) -> str | None:

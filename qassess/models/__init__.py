@@ -96,6 +96,20 @@ def resolve_model(model: str | None, presets_file: str | None = None, *, downloa
     return Resolved(given, target, "hub", preset, target, revision, None)
 
 
+def remote_model(model: str | None, presets_file: str | None = None) -> tuple[Resolved, str | None]:
+    """A served model's Resolved (its path is the name the servers serve), and a local copy of it for the
+    processor (pixel budget, placeholder ids) when one is here without any download, else None."""
+    from qassess.presets import get_preset
+
+    given = DEFAULT_ID if is_default(model) else str(model)
+    try:
+        local = resolve_model(given, presets_file, download=False)
+    except UserError:
+        local = None
+    copy = local.path if local and local.source != "hub" and Path(local.path, "config.json").is_file() else None
+    return Resolved(given, given, "remote", get_preset(given, presets_file)), copy
+
+
 def cached_snapshot(hub_id: str, revision: str | None = None, subfolder: str | None = None) -> tuple[str | None, str | None]:
     """(snapshot folder, None) when the model is complete in the local HF cache, else (None, what is
     missing or None if nothing is cached). Reads the cache only: never a network call."""
