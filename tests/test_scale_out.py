@@ -73,6 +73,9 @@ def test_shard_keys_of_files_and_caption_rows(tmp_path):
     assert shard_key(f"{table}:12", [table]) == "t.csv:12"
     assert shard_key(str(tmp_path / "x" / "y.png"), [tmp_path]) == "x/y.png"
     assert shard_key(str(table), [table]) == "t.csv"
+    assert shard_key(str(tmp_path / "a" / "00000.tar#k1"), [tmp_path]) == "a/00000.tar#k1"
+    assert shard_key(str(tmp_path / "00000.tar#k1"), [tmp_path / "00000.tar"]) == "00000.tar#k1"
+    assert shard_key("s3://bucket/photos/x/y.jpg", ["s3://bucket/photos/"]) == "x/y.jpg"
 
 
 # --- merge --------------------------------------------------------------------------------------

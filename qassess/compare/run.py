@@ -102,7 +102,7 @@ def _pooled_predictions(preds: Source | list[Source]) -> Source:
         raise UserError("no prediction file given")
     if len(preds) == 1:
         return preds[0]
-    from qassess.compare.tables import read_table
+    from qassess.tables import read_table
 
     return pd.concat([read_table(p).frame for p in preds], ignore_index=True, sort=False)
 
