@@ -60,8 +60,8 @@ DEFAULT_MODEL = "qassess-demo-v1"  # embedded in the package (qassess.models); n
 @app.command("score")
 @user_errors
 def score(
-    inputs: List[Path] = typer.Argument(..., help="Image files or folders (recursive); or caption sources."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout)."),
+    inputs: List[str] = typer.Argument(..., help="Image files or folders (recursive); or caption sources; with --engine ray also URIs (s3://bucket/photos/)."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout); with --engine ray a folder of shards (local or s3://...)."),
     model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="A preset (`qassess models`), a model directory or a hub id; default: the embedded demo model qassess-demo-v1."),
     backend: str = typer.Option("auto", "-b", "--backend", help="auto, vllm, transformers, or a plugin name."),
     captions: bool = typer.Option(False, "--captions", help="Inputs hold captions (folder of .txt, or CSV/JSONL with id and caption columns): rate them without images."),
@@ -87,6 +87,12 @@ def score(
     workers: int = typer.Option(2, "--workers", help="Threads preparing images ahead of the model."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the model folder (off unless you trust it)."),
     presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESS_PRESETS", help="A YAML file of your own model presets (see `qassess models`)."),
+    # -- Ray Data engine (qassess.ray_run) --
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray (a pool of replicas on a Ray cluster; -o is a folder of shards)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS", help="With --engine ray: HOST:PORT of a running cluster (default: start a local one)."),
+    replicas: int = typer.Option(1, "--replicas", help="With --engine ray: model replicas (each loads the model once)."),
+    gpus_per_replica: float = typer.Option(0, "--gpus-per-replica", help="With --engine ray: GPUs reserved per replica (0: CPU)."),
+    output_format: str = typer.Option("jsonl", "--output-format", help="With --engine ray: shard format, jsonl or parquet."),
 ):
     """Rate images (or captions) with a caption -> reasoning -> rating model.
 
@@ -97,6 +103,7 @@ def score(
       qassess score ./captions -o rescored.jsonl             # a folder of .txt caption files
       qassess score out.jsonl --captions -o caption_only.csv  # re-rate the captions of an earlier run
       qassess score photo.jpg --self-check                    # JSONL to stdout
+      qassess score s3://bucket/photos/ -o s3://bucket/scores/ --engine ray --replicas 8 --gpus-per-replica 1
     The paper's evaluation sampling: --temperature 1 --top-p 0.95 --top-k 50 --seed 42.
     A rerun of the same command resumes where it stopped (after a crash or Ctrl-C).
     With a preset (`--model q-insight`, `qassess models` lists them) its authors' prompt and sampling are the
@@ -119,8 +126,20 @@ def score(
         self_check=self_check, min_pixels=min_pixels, max_pixels=max_pixels,
         max_decode_pixels=max_decode_pixels, dtype=dtype, device=device,
         trust_remote_code=trust_remote_code, workers=workers, presets=str(presets) if presets else None)
-    tally = run_score(inputs, output, settings, captions=captions, resume=resume, retry_errors=retry_errors,
-                      limit=limit, id_col=id_col, caption_col=caption_col, log=_say)
+    if engine == "ray":
+        from qassess.ray_run import run_ray
+
+        if captions:
+            raise UserError("--engine ray scores images; rate captions with the local engine")
+        tally = run_ray(inputs, output, settings, address=ray_address, replicas=replicas,
+                        gpus_per_replica=gpus_per_replica, output_format=output_format, resume=resume,
+                        retry_errors=retry_errors, limit=limit, log=_say)
+        _say(tally.summary() + f"; shards in {output}")
+        return
+    if engine != "local":
+        raise UserError(f"--engine must be local or ray, got {engine!r}")
+    tally = run_score([Path(p) for p in inputs], Path(output) if output else None, settings, captions=captions,
+                      resume=resume, retry_errors=retry_errors, limit=limit, id_col=id_col, caption_col=caption_col, log=_say)
     _say(tally.summary() + (f"; results in {output}" if output else ""))
 
 

@@ -237,36 +237,49 @@ class Assessor:
                 r["self_check_error"] = parsed.error
 
     # -- image mode ----------------------------------------------------------------------------
-    def iter_image_batches(self, paths: Sequence[Path]) -> Iterator[list[dict]]:
-        from qassess.backends.base import Request
-        from qassess.inputs import PixelBudget, prefetch_images
+    def image_budget(self, expected_items: int | None = None):
+        """The backend's pixel budget as the loader's PixelBudget (loads the backend on first use)."""
+        from qassess.inputs import PixelBudget
 
-        s = self.settings
-        backend = self.backend(len(paths))
-        min_px, max_px, factor = backend.pixel_budget()
-        budget = PixelBudget(min_pixels=min_px, max_pixels=max_px, factor=factor,
-                             max_decode_pixels=s.max_decode_pixels)
-        messages = self.template.image_messages()
-        loaded = prefetch_images(paths, budget, workers=s.workers, ahead=max(2 * self.batch_size, 8))
+        min_px, max_px, factor = self.backend(expected_items).pixel_budget()
+        return PixelBudget(min_pixels=min_px, max_pixels=max_px, factor=factor,
+                           max_decode_pixels=self.settings.max_decode_pixels)
+
+    def iter_image_batches(self, paths: Sequence[Path]) -> Iterator[list[dict]]:
+        from qassess.inputs import prefetch_images
+
+        budget = self.image_budget(len(paths))
+        loaded = prefetch_images(paths, budget, workers=self.settings.workers, ahead=max(2 * self.batch_size, 8))
         try:
             for chunk in _batched(loaded, self.batch_size):
-                records, requests, slots = [], [], []
-                for path, image, error in chunk:
-                    record = {**self._base("image", Path(path).stem, str(path)), "max_pixels": max_px}
-                    if image is None:
-                        record.update(status="load_error", error=error)
-                    else:
-                        record["pixels"] = image.width * image.height
-                        slots.append(len(records))
-                        requests.append(Request(messages, image, chat_kwargs=self.template.chat_template_kwargs))
-                    records.append(record)
-                for slot, out in zip(slots, self._generate(requests, s.samples)):
-                    records[slot] = self._finish(records[slot], out)
-                if s.self_check:
-                    self._self_check(records)
-                yield records
+                yield self.score_loaded(chunk, budget.max_pixels)
         finally:
             loaded.close()
+
+    def score_loaded(self, chunk: Sequence[tuple], max_pixels: int, ids: Sequence[str] | None = None) -> list[dict]:
+        """Records for one batch of images loaded elsewhere: (path, image or None, load error) each, in
+        order; `ids` overrides the default id (the file stem). Engines that load images themselves (Ray
+        workers reading object-store bytes) share prompts, parsing and records through here."""
+        from qassess.backends.base import Request
+
+        s = self.settings
+        messages = self.template.image_messages()
+        records, requests, slots = [], [], []
+        for i, (path, image, error) in enumerate(chunk):
+            id_ = ids[i] if ids is not None else _stem(path)
+            record = {**self._base("image", id_, str(path)), "max_pixels": max_pixels}
+            if image is None:
+                record.update(status="load_error", error=error)
+            else:
+                record["pixels"] = image.width * image.height
+                slots.append(len(records))
+                requests.append(Request(messages, image, chat_kwargs=self.template.chat_template_kwargs))
+            records.append(record)
+        for slot, out in zip(slots, self._generate(requests, s.samples)):
+            records[slot] = self._finish(records[slot], out)
+        if s.self_check:
+            self._self_check(records)
+        return records
 
     def score(self, paths: Iterable[str | Path]) -> Iterator[dict]:
         for batch in self.iter_image_batches([Path(p) for p in paths]):
@@ -290,6 +303,11 @@ class Assessor:
     def score_captions(self, items: Iterable) -> Iterator[dict]:
         for batch in self.iter_caption_batches(list(items)):
             yield from batch
+
+
+def _stem(path: str | Path) -> str:
+    """The file name without its extension, for local paths and URIs alike (s3://b/x.jpg -> x)."""
+    return Path(str(path).rstrip("/").rsplit("/", 1)[-1]).stem
 
 
 def _one_line(exc: BaseException) -> str:
