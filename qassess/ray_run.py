@@ -66,8 +66,11 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
 def connect(address: str | None, log) -> bool:
     """Join the cluster at `address`, or start a local one sized to this machine. True if we started
     the connection (and must shut it down); a session that already called ray.init is reused."""
-    import ray
-
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise UserError(f"--engine ray needs Ray Data: pip install 'qassess[ray]' ({exc})") from None
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -84,8 +87,6 @@ def connect(address: str | None, log) -> bool:
         store = min(max(512, 256 * cpus), 4096) * MB
         ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=store, logging_level="WARNING")
         log(f"ray: started a local cluster ({_cpus()})")
-    import ray.data
-
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
     return True
