@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Sequence
 
 from qassess import models
@@ -87,8 +88,10 @@ def connect(address: str | None, log) -> bool:
         store = min(max(512, 256 * cpus), 4096) * MB
         ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=store, logging_level="WARNING")
         log(f"ray: started a local cluster ({_cpus()})")
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = sys.stderr.isatty()
+    import logging
+
+    ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # our own lines say what runs where
     return True
 
 
@@ -149,7 +152,7 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
     if replicas < 1 or gpus_per_replica < 0:
         raise UserError("--replicas must be at least 1 and --gpus-per-replica at least 0")
     local = [p for p in inputs if not shards.is_uri(p)]
-    if local and detect_mode([__import__("pathlib").Path(p) for p in local]) == "caption":
+    if local and detect_mode([Path(p) for p in local]) == "caption":
         raise UserError("--engine ray scores images; rate captions with the local engine")
     todo_all = list_images(inputs)
     models.resolve_model(settings.model, settings.presets)  # a bad --model fails here, not on every replica
