@@ -161,7 +161,7 @@ def test_interrupted_run_on_s3_resumes_without_duplicates(cluster, s3, tiny_mode
     import fsspec
 
     fs = fsspec.filesystem("s3")
-    for p in make_images(tmp_path / "p", 12):
+    for p in make_images(tmp_path / "p", 24):
         fs.pipe_file(f"bucket/photos/{p.name}", p.read_bytes())
     fs.pipe_file("bucket/photos/.hidden/skip.png", b"x")  # dot-folders are not inputs
     args = ["score", "s3://bucket/photos/", "-o", "s3://bucket/scores/", "--engine", "ray",
@@ -175,7 +175,7 @@ def test_interrupted_run_on_s3_resumes_without_duplicates(cluster, s3, tiny_mode
             fs.invalidate_cache()
             if fs.exists("bucket/scores") and fs.find("bucket/scores"):
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -191,8 +191,8 @@ def test_interrupted_run_on_s3_resumes_without_duplicates(cluster, s3, tiny_mode
     fs.invalidate_cache()
     rows = [r for f in sorted(fs.find("bucket/scores")) for r in pq.read_table(fs.open(f, "rb")).to_pylist()]
     paths = [r["path"] for r in rows]
-    assert len(paths) == len(set(paths)) == 12  # every input once: no loss, no duplicate
-    assert set(paths) == {f"s3://bucket/photos/img{i:03d}.png" for i in range(12)}
+    assert len(paths) == len(set(paths)) == 24  # every input once: no loss, no duplicate
+    assert set(paths) == {f"s3://bucket/photos/img{i:03d}.png" for i in range(24)}
     if proc.returncode != 0:  # killed before the end: the rerun resumed from what the shards held
         assert "resuming s3://bucket/scores/" in result.output
 
