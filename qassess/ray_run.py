@@ -1,5 +1,5 @@
 """`qassess score ... --engine ray`: list the inputs, skip what OUT_DIR holds, connect to (or start) a Ray
-cluster, stream the images through `qassess.ray.score_dataset`, write shards (qassess.shards)."""
+cluster, stream the images through `qassess.ray.score_dataset`, write shards (qassess.result_shards)."""
 from __future__ import annotations
 
 import os
@@ -24,7 +24,7 @@ def list_images(inputs: Sequence[str]) -> list[str]:
     """Image locations in a deterministic order: local files and folders as absolute paths (every node
     must read them the same way), URIs (s3://...) listed recursively through fsspec."""
     from qassess.inputs import IMAGE_EXTENSIONS, discover_images
-    from qassess.shards import is_uri, open_folder
+    from qassess.result_shards import is_uri, open_folder
 
     found: list[str] = []
     local = [p for p in inputs if not is_uri(p)]
@@ -107,7 +107,7 @@ def _shard_sink(location: str, fmt: str, run_id: str, rows_per_shard: int):
     from ray.data import Datasink
     from ray.data.block import BlockAccessor
 
-    from qassess.shards import FORMATS, PREFIX, atomic_put, encode, open_folder
+    from qassess.result_shards import FORMATS, PREFIX, atomic_put, encode, open_folder
 
     class ShardSink(Datasink):
         """One shard per write task, named by run and task index: a retried task rewrites its own file."""
@@ -141,7 +141,7 @@ def _shard_sink(location: str, fmt: str, run_id: str, rows_per_shard: int):
 def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, address: str | None = None,
             replicas: int = 1, gpus_per_replica: float = 0, output_format: str = "jsonl", resume: bool = True,
             retry_errors: bool = False, limit: int | None = None, log=None):
-    from qassess import shards
+    from qassess import result_shards as shards
     from qassess.runs import Tally, _check_same_setup, detect_mode
 
     log = log or (lambda msg: print(msg, file=sys.stderr))

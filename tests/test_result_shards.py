@@ -1,9 +1,9 @@
-"""Shard folders (qassess.shards): what a rerun reads back after an interrupted or retried write."""
+"""Shard folders (qassess.result_shards): what a rerun reads back after an interrupted or retried write."""
 import json
 
 import pytest
 
-from qassess import shards
+from qassess import result_shards as shards
 from qassess.errors import UserError
 
 
