@@ -27,12 +27,15 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pick_images(synths: list[Path], per_photo: int) -> tuple[list[Path], dict[str, float]]:
-    """`per_photo` images of each held-out photo, evenly spread over its sorted distorted copies."""
+def pick_images(synths: list[Path], per_photo: int, whole_set: bool = False) -> tuple[list[Path], dict[str, float]]:
+    """`per_photo` images of each held-out photo, evenly spread over its sorted distorted copies.
+    `whole_set`: every photo of the set is held out (a set made from held-out photos only), so its
+    train.json rows count too."""
     paths, labels = [], {}
     for synth in synths:
         by_source: dict[str, list[dict]] = {}
-        for r in json.loads((synth / "test.json").read_text()):
+        splits = ("test.json", "train.json") if whole_set else ("test.json",)
+        for r in (row for split in splits for row in json.loads((synth / split).read_text())):
             by_source.setdefault(r["source"], []).append(r)
         for source in sorted(by_source):
             items = sorted(by_source[source], key=lambda r: r["image"])
@@ -61,6 +64,8 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="default: the embedded qassess-demo-v1")
     parser.add_argument("--backend", default="transformers")
     parser.add_argument("--per-photo", type=int, default=10)
+    parser.add_argument("--whole-set", action="store_true",
+                        help="the sets hold only photos the model never saw: use train.json rows too")
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--json", type=Path, default=None, help="write every number here too")
@@ -70,7 +75,7 @@ def main() -> int:
     from qassess.models import resolve_model
     from qassess.scoring import Assessor, Settings
 
-    paths, labels = pick_images(args.synth or [ROOT / ".cache" / "synth"], args.per_photo)
+    paths, labels = pick_images(args.synth or [ROOT / ".cache" / "synth"], args.per_photo, args.whole_set)
     truth = [labels[p.stem] for p in paths]
     resolved = resolve_model(args.model or "qassess-demo-v1")
     backend = create_backend(args.backend, resolved.path, dtype="float32")

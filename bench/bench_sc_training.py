@@ -57,15 +57,23 @@ def main() -> int:
     parser.add_argument("--synth", type=Path, action="append", required=True, help="held-out set(s) (test.json)")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--per-photo", type=int, default=6)
+    parser.add_argument("--whole-set", action="store_true", help="see bench_probs.py")
+    parser.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --work")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-sc")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
     trained = {}
     for mode in ("generate", "prefill"):
+        if args.eval_only:
+            times = json.loads((args.work / f"sc-{mode}" / "bench_times.json").read_text())
+            trained[mode] = (args.work / f"sc-{mode}" / "merged", times["wall_s"], times["cpu_s"])
+            continue
         trained[mode] = train(mode, args)
+        (args.work / f"sc-{mode}" / "bench_times.json").write_text(
+            json.dumps({"wall_s": trained[mode][1], "cpu_s": trained[mode][2]}))
         print(f"  {mode}: trained in {trained[mode][1]:.0f} s", flush=True)
-    paths, labels = pick_images(args.synth, args.per_photo)
+    paths, labels = pick_images(args.synth, args.per_photo, args.whole_set)
     truth = [labels[p.stem] for p in paths]
     results = {"start (qassess-demo-v1)": {**evaluate("qassess-demo-v1", paths, truth), "wall_s": 0.0, "cpu_s": 0.0}}
     for mode, (merged, wall, cpu) in trained.items():

@@ -61,7 +61,7 @@ DEFAULT_MODEL = "qassess-demo-v1"  # embedded in the package (qassess.models); n
 @user_errors
 def score(
     inputs: List[str] = typer.Argument(..., help="Image files or folders (recursive), WebDataset .tar or Parquet image shards, fsspec URIs of these (s3://bucket/prefix/); or caption sources."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout)."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout); with --engine ray a folder of shards (local or s3://...)."),
     model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="A preset (`qassess models`), a model directory or a hub id; default: the embedded demo model qassess-demo-v1."),
     backend: str = typer.Option("auto", "-b", "--backend", help="auto, vllm, transformers, or a plugin name."),
     captions: bool = typer.Option(False, "--captions", help="Inputs hold captions (folder of .txt, or CSV/JSONL with id and caption columns): rate them without images."),
@@ -89,13 +89,18 @@ def score(
     workers: int = typer.Option(2, "--workers", help="Threads preparing images ahead of the model."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the model folder (off unless you trust it)."),
     presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESS_PRESETS", help="A YAML file of your own model presets (see `qassess models`)."),
-    # --- scale-out: remote servers and shards (README "Scaling out") ---
+    # --- scale-out: remote servers, shards, Ray Data (README "Scaling out") ---
     base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. http://node1:8000/v1 (`vllm serve`); repeat for several. Implies --backend openai; --model is then the served model name."),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", metavar="NAME", help="Environment variable holding the servers' API key (default: QASSESS_API_KEY, then OPENAI_API_KEY). Never written anywhere."),
     processor: Optional[Path] = typer.Option(None, "--processor", help="Remote: a local copy of the served model (its processor gives the pixel budget); default: --model if it is a local folder or preset, else Qwen2.5-VL's budget."),
     max_in_flight: int = typer.Option(16, "--max-in-flight", help="Remote: requests in flight per server."),
     request_timeout: float = typer.Option(600.0, "--request-timeout", help="Remote: seconds one request may take before it is retried."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Score only share I of N (0-based; by a hash of each input's path under its root): one job of an array. Combine with `qassess merge`."),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray (a pool of replicas on a Ray cluster; -o is a folder of shards)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS", help="With --engine ray: HOST:PORT of a running cluster (default: start a local one)."),
+    replicas: int = typer.Option(1, "--replicas", help="With --engine ray: model replicas (each loads the model once)."),
+    gpus_per_replica: float = typer.Option(0, "--gpus-per-replica", help="With --engine ray: GPUs reserved per replica (0: CPU)."),
+    output_format: str = typer.Option("jsonl", "--output-format", help="With --engine ray: shard format, jsonl or parquet."),
 ):
     """Rate images (or captions) with a caption -> reasoning -> rating model.
 
@@ -109,6 +114,7 @@ def score(
       qassess score shards/00000.tar s3://bucket/part.parquet -o out.jsonl  # image shards (img2dataset)
       qassess score ./photos -o out.jsonl --base-url http://node1:8000/v1 --base-url http://node2:8000/v1
       qassess score ./photos -o part3.jsonl --shard 3/16      # one job of 16; then: qassess merge part*.jsonl -o all.jsonl
+      qassess score s3://bucket/photos/ -o s3://bucket/scores/ --engine ray --replicas 8 --gpus-per-replica 1
     The paper's evaluation sampling: --temperature 1 --top-p 0.95 --top-k 50 --seed 42.
     A rerun of the same command resumes where it stopped (after a crash or Ctrl-C).
     With a preset (`--model q-insight`, `qassess models` lists them) its authors' prompt and sampling are the
@@ -136,8 +142,23 @@ def score(
         max_decode_pixels=max_decode_pixels, dtype=dtype, device=device,
         trust_remote_code=trust_remote_code, workers=workers, presets=str(presets) if presets else None,
         backend_options=backend_options)
-    tally = run_score(inputs, output, settings, captions=captions, resume=resume, retry_errors=retry_errors,
-                      limit=limit, id_col=id_col, caption_col=caption_col, shard=parse_shard(shard), log=_say)
+    if engine == "ray":
+        from qassess.ray_run import run_ray
+
+        if captions:
+            raise UserError("--engine ray scores images; rate captions with the local engine")
+        if shard is not None or base_url:
+            raise UserError("--engine ray runs its own replicas: --shard and --base-url are for the local engine")
+        tally = run_ray(inputs, output, settings, address=ray_address, replicas=replicas,
+                        gpus_per_replica=gpus_per_replica, output_format=output_format, resume=resume,
+                        retry_errors=retry_errors, limit=limit, log=_say)
+        _say(tally.summary() + f"; shards in {output}")
+        return
+    if engine != "local":
+        raise UserError(f"--engine must be local or ray, got {engine!r}")
+    tally = run_score(inputs, Path(output) if output else None, settings, captions=captions, resume=resume,
+                      retry_errors=retry_errors, limit=limit, id_col=id_col, caption_col=caption_col,
+                      shard=parse_shard(shard), log=_say)
     _say(tally.summary() + (f"; results in {output}" if output else ""))
 
 

@@ -321,39 +321,51 @@ class Assessor:
             r["self_check_gap"] = round(abs(expected - r["rating"]), 4)
 
     # -- image mode ----------------------------------------------------------------------------
+    def image_budget(self, expected_items: int | None = None):
+        """The backend's pixel budget as the loader's PixelBudget (loads the backend on first use)."""
+        from qassess.images import PixelBudget
+
+        min_px, max_px, factor = self.backend(expected_items).pixel_budget()
+        return PixelBudget(min_pixels=min_px, max_pixels=max_px, factor=factor,
+                           max_decode_pixels=self.settings.max_decode_pixels)
+
     def iter_image_batches(self, paths: Sequence) -> Iterator[list[dict]]:
         """`paths`: image file paths, or qassess.sources.ImageItem (shard members, object-store files)."""
-        from qassess.backends.base import Request
-        from qassess.images import PixelBudget, prefetch_images
+        from qassess.images import prefetch_images
 
-        s = self.settings
-        backend = self.backend(len(paths))
-        min_px, max_px, factor = backend.pixel_budget()
-        budget = PixelBudget(min_pixels=min_px, max_pixels=max_px, factor=factor,
-                             max_decode_pixels=s.max_decode_pixels)
-        messages = self.template.image_messages()
-        loaded = prefetch_images(paths, budget, workers=s.workers, ahead=max(2 * self.batch_size, 8))
+        budget = self.image_budget(len(paths))
+        loaded = prefetch_images(paths, budget, workers=self.settings.workers, ahead=max(2 * self.batch_size, 8))
         try:
             for chunk in _batched(loaded, self.batch_size):
-                records, requests, slots = [], [], []
-                for item, image, error in chunk:
-                    id_, path = (item.id, item.path) if hasattr(item, "id") else (Path(item).stem, str(item))
-                    record = {**self._base("image", id_, path), "max_pixels": max_px}
-                    if image is None:
-                        record.update(status="load_error", error=error)
-                    else:
-                        record["pixels"] = image.width * image.height
-                        slots.append(len(records))
-                        requests.append(Request(messages, image, chat_kwargs=self.template.chat_template_kwargs))
-                    records.append(record)
-                for slot, out in zip(slots, self._generate(requests, s.samples)):
-                    records[slot] = self._finish(records[slot], out)
-                if s.self_check:
-                    self._self_check(records)
-                yield records
+                yield self.score_loaded(chunk, budget.max_pixels)
                 self._check_alive()
         finally:
             loaded.close()
+
+    def score_loaded(self, chunk: Sequence[tuple], max_pixels: int, ids: Sequence[str] | None = None) -> list[dict]:
+        """Records for one batch of images loaded elsewhere: (path or ImageItem, image or None, load error)
+        each, in order; `ids` overrides the default id (the item's id, else the file stem). Engines that load images themselves (Ray
+        workers reading object-store bytes) share prompts, parsing and records through here."""
+        from qassess.backends.base import Request
+
+        s = self.settings
+        messages = self.template.image_messages()
+        records, requests, slots = [], [], []
+        for i, (item, image, error) in enumerate(chunk):
+            id_, path = (item.id, item.path) if hasattr(item, "id") else (_stem(item), str(item))
+            record = {**self._base("image", ids[i] if ids is not None else id_, path), "max_pixels": max_pixels}
+            if image is None:
+                record.update(status="load_error", error=error)
+            else:
+                record["pixels"] = image.width * image.height
+                slots.append(len(records))
+                requests.append(Request(messages, image, chat_kwargs=self.template.chat_template_kwargs))
+            records.append(record)
+        for slot, out in zip(slots, self._generate(requests, s.samples)):
+            records[slot] = self._finish(records[slot], out)
+        if s.self_check:
+            self._self_check(records)
+        return records
 
     def score(self, paths: Iterable[str | Path]) -> Iterator[dict]:
         for batch in self.iter_image_batches([p if hasattr(p, "read") else Path(p) for p in paths]):
@@ -378,6 +390,11 @@ class Assessor:
     def score_captions(self, items: Iterable) -> Iterator[dict]:
         for batch in self.iter_caption_batches(list(items)):
             yield from batch
+
+
+def _stem(path: str | Path) -> str:
+    """The file name without its extension, for local paths and URIs alike (s3://b/x.jpg -> x)."""
+    return Path(str(path).rstrip("/").rsplit("/", 1)[-1]).stem
 
 
 def _one_line(exc: BaseException) -> str:

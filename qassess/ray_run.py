@@ -1,0 +1,222 @@
+"""`qassess score ... --engine ray`: list the inputs, skip what OUT_DIR holds, connect to (or start) a Ray
+cluster, stream the images through `qassess.ray.score_dataset`, write shards (qassess.result_shards)."""
+from __future__ import annotations
+
+import os
+import posixpath
+import socket
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+from qassess import models
+from qassess.errors import UserError
+from qassess.scoring import Settings
+
+MB = 1024 * 1024
+SHARD_BATCHES = 4  # batches per output shard
+
+
+def list_images(inputs: Sequence[str]) -> list[str]:
+    """Image locations in a deterministic order: local files and folders as absolute paths (every node
+    must read them the same way), URIs (s3://...) listed recursively through fsspec."""
+    from qassess.sources import IMAGE_EXTENSIONS, discover_images
+    from qassess.result_shards import is_uri, open_folder
+
+    found: list[str] = []
+    local = [p for p in inputs if not is_uri(p)]
+    if local:
+        found += [os.path.abspath(p) for p in discover_images(local)]
+    for uri in (p for p in inputs if is_uri(p)):
+        fs, root = open_folder(uri)
+        fs.invalidate_cache()
+        try:
+            if fs.isdir(root):
+                hits = [p for p in fs.find(root)
+                        if posixpath.splitext(p)[1].lower() in IMAGE_EXTENSIONS
+                        and not any(part.startswith(".") for part in posixpath.relpath(p, root).split("/"))]
+            elif fs.isfile(root):
+                hits = [root]
+            else:
+                raise UserError(f"input not found: {uri}")
+        except (OSError, PermissionError) as exc:
+            raise UserError(f"cannot list {uri}: {exc}") from None
+        if not hits:
+            raise UserError(f"no images found in {uri}")
+        found += [fs.unstrip_protocol(p) for p in sorted(hits)]
+    return list(dict.fromkeys(found))
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A one-line error now, instead of ray.init retrying an unreachable head for minutes."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray-address must be HOST:PORT or ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UserError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def connect(address: str | None, log) -> bool:
+    """Join the cluster at `address`, or start a local one sized to this machine. True if we started
+    the connection (and must shut it down); a session that already called ray.init is reused."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise UserError(f"--engine ray needs Ray Data: pip install 'qassess[ray]' ({exc})") from None
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address:
+        check_reachable(address)
+        try:
+            ray.init(address=address, logging_level="WARNING", log_to_driver=True)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UserError(f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+        log(f"ray: joined {address} ({_cpus()})")
+    else:
+        cpus = os.cpu_count() or 1
+        # A small object store: images stream through it, backpressure keeps it bounded.
+        store = min(max(512, 256 * cpus), 4096) * MB
+        ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=store, logging_level="WARNING")
+        log(f"ray: started a local cluster ({_cpus()})")
+    import logging
+
+    ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # our own lines say what runs where
+    return True
+
+
+def _cpus() -> str:
+    import ray
+
+    res = ray.cluster_resources()
+    gpus = f", {res['GPU']:g} GPUs" if res.get("GPU") else ""
+    return f"{res.get('CPU', 0):g} CPUs{gpus}"
+
+
+def _shard_sink(location: str, fmt: str, run_id: str, rows_per_shard: int):
+    from ray.data import Datasink
+    from ray.data.block import BlockAccessor
+
+    from qassess.result_shards import FORMATS, PREFIX, atomic_put, encode, open_folder
+
+    class ShardSink(Datasink):
+        """One shard per write task, named by run and task index: a retried task rewrites its own file."""
+
+        def __init__(self):
+            self.counts: Counter = Counter()
+            self.rating_sum = 0.0
+
+        @property
+        def min_rows_per_write(self) -> int:
+            return rows_per_shard
+
+        def write(self, blocks, ctx) -> dict:
+            records = [r for b in blocks for r in BlockAccessor.for_block(b).to_arrow().to_pylist()]
+            if not records:
+                return {}
+            fs, root = open_folder(location)
+            name = f"{PREFIX}{run_id}-{ctx.task_idx:06d}{FORMATS[fmt]}"
+            atomic_put(fs, posixpath.join(root, name), encode(records, fmt))
+            out = Counter(r["status"] for r in records)
+            return {"counts": dict(out), "rating_sum": sum(r["rating"] for r in records if r["status"] == "ok")}
+
+        def on_write_complete(self, write_result) -> None:
+            for ret in write_result.write_returns:
+                self.counts.update(ret.get("counts", {}))
+                self.rating_sum += ret.get("rating_sum", 0.0)
+
+    return ShardSink()
+
+
+def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, address: str | None = None,
+            replicas: int = 1, gpus_per_replica: float = 0, output_format: str = "jsonl", resume: bool = True,
+            retry_errors: bool = False, limit: int | None = None, log=None):
+    from qassess import result_shards as shards
+    from qassess.runs import Tally, _check_same_setup, detect_mode
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if not output or output == "-" or output.lower().endswith((".csv", ".jsonl", ".ndjson", ".parquet")):
+        raise UserError("--engine ray writes a folder of shards: give -o a folder (a path or a URI like s3://bucket/scores/)")
+    if output_format not in shards.FORMATS:
+        raise UserError(f"--output-format must be one of: {', '.join(shards.FORMATS)}")
+    if replicas < 1 or gpus_per_replica < 0:
+        raise UserError("--replicas must be at least 1 and --gpus-per-replica at least 0")
+    local = [p for p in inputs if not shards.is_uri(p)]
+    if local and detect_mode([Path(p) for p in local]) == "caption":
+        raise UserError("--engine ray scores images; rate captions with the local engine")
+    todo_all = list_images(inputs)
+    models.resolve_model(settings.model, settings.presets)  # a bad --model fails here, not on every replica
+
+    if not resume:
+        removed = shards.remove_shards(output)
+        if removed:
+            log(f"--overwrite: removed {removed} shards from {output}")
+    existing = shards.read_existing(output, drop_errors=retry_errors)
+    _check_same_setup(existing.rows, "image", settings, output)
+    if existing.duplicates:
+        log(f"dropped {existing.duplicates} duplicate rows from {output} (a write retried after it landed)")
+    done = {row["path"] for row in existing.rows}
+    todo = [p for p in todo_all if p not in done]
+    if existing.rows:
+        log(f"resuming {output}: {len(todo_all) - len(todo)} of {len(todo_all)} inputs already done")
+    if limit is not None:
+        todo = todo[:limit]
+    tally = Tally(total=len(todo))
+    if not todo:
+        log("nothing left to score")
+        return tally
+    fs, root = shards.open_folder(output)
+    fs.makedirs(root, exist_ok=True)
+    if models.is_default(settings.model):
+        log(models.NOTICE)
+
+    started = connect(address, log)
+    try:
+        import ray.data
+
+        from qassess.ray import plan, score_dataset
+
+        run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+        settings, batch = plan(settings, gpus_per_replica)
+        # One input block per batch lets every replica start at once; a shard per few batches bounds both
+        # the file count and what an interruption costs (rows not yet in a shard are scored again).
+        items = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=min(-(-len(todo) // batch), 10_000))
+        sink = _shard_sink(output, output_format, run_id, SHARD_BATCHES * batch)
+        rows = score_dataset(items, settings, replicas=replicas, gpus_per_replica=gpus_per_replica)
+        log(f"ray: {len(todo)} images, {replicas} replica(s), shards {output_format} -> {output}")
+        try:
+            rows.write_datasink(sink, ray_remote_args={"num_cpus": 0})
+        except Exception as exc:  # noqa: BLE001 - a user error raised on a replica comes back wrapped
+            cause = _user_error(exc)
+            if cause is None:
+                raise
+            raise UserError(str(cause)) from None
+        tally.done = sum(sink.counts.values())
+        tally.statuses.update(sink.counts)
+        tally.rating_sum = sink.rating_sum
+        return tally
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def _user_error(exc: BaseException) -> UserError | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, UserError):
+            return exc
+        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    return None
