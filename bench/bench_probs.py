@@ -69,7 +69,13 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--json", type=Path, default=None, help="write every number here too")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time is the work done)")
+    parser.add_argument("--repeats", type=int, default=2, help="run the set-ups this many times, interleaved")
     args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     from qassess.backends import create_backend
     from qassess.models import resolve_model
@@ -87,20 +93,26 @@ def main() -> int:
         "self-check gen": dict(self_check=True, self_check_mode="generate"),
         "self-check pre": dict(self_check=True, self_check_mode="prefill"),
     }
-    results = {}
+    results: dict[str, dict] = {}
     with Assessor(Settings(**base), loaded_backend=backend) as warm:  # warm-up: first batch pays one-off costs
         list(warm.score(paths[:args.batch_size]))
-    for label, extra in setups.items():
-        with Assessor(Settings(**base, **extra), loaded_backend=backend) as assessor:
-            rows, wall, cpu = timed(assessor, paths)
-        results[label] = {"rows": rows, "wall": wall, "cpu": cpu}
-        print(f"  {label}: {wall:.1f} s wall", flush=True)
+    for repeat in range(args.repeats):  # interleaved, so load from other processes hits every set-up alike
+        for label, extra in setups.items():
+            with Assessor(Settings(**base, **extra), loaded_backend=backend) as assessor:
+                rows, wall, cpu = timed(assessor, paths)
+            r = results.setdefault(label, {"rows": rows, "walls": [], "cpus": []})
+            r["walls"].append(wall)
+            r["cpus"].append(cpu)
+            print(f"  {label} (repeat {repeat + 1}): {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+    for r in results.values():  # medians over the repeats
+        r["wall"], r["cpu"] = float(np.median(r["walls"])), float(np.median(r["cpus"]))
     backend.close()
 
     out = {"images": len(paths), "photos": len({p.parent.name for p in paths}), "setups": {}}
     base_cpu, base_wall = results["stated"]["cpu"], results["stated"]["wall"]
-    print(f"\n{len(paths)} held-out images ({out['photos']} photos), {args.backend}, float32; "
-          "SRCC/PLCC against the synthetic labels; costs relative to `stated`")
+    print(f"\n{len(paths)} held-out images ({out['photos']} photos), {args.backend}, float32, torch threads "
+          f"{args.threads}; SRCC/PLCC against the synthetic labels; costs: medians of {args.repeats} interleaved "
+          "runs, relative to `stated`")
     print(f"{'set-up':<22} {'rating':<16} {'SRCC':>6} {'PLCC':>6} {'n':>4} {'CPU s':>7} {'ratio':>6} {'wall s':>7} {'ratio':>6}")
 
     def line(label: str, column: str, values: list, cost: bool) -> None:

@@ -6,6 +6,34 @@ depend on this module only, not on the trainer wiring.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def _policy(trainer, tokenizer, texts: list[str]) -> Iterator[tuple]:
+    """(unwrapped model, left-padded inputs on its device) under no_grad: TRL's own pattern (adapters
+    active, gradient checkpointing off, ZeRO-3 parameters gathered)."""
+    import torch
+    from trl.models import unwrap_model_for_generation
+
+    padding_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = padding_side
+    inputs = {k: v.to(trainer.accelerator.device) for k, v in inputs.items()}
+    with (
+        unwrap_model_for_generation(
+            trainer.model_wrapped,
+            trainer.accelerator,
+            gather_deepspeed3_params=trainer.args.ds3_gather_for_generation,
+            gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs,
+        ) as model,
+        torch.no_grad(),
+    ):
+        yield model, inputs
 
 
 
@@ -27,9 +55,7 @@ def _generate_transformers(trainer, tokenizer, texts: list[str], max_new_tokens:
                            temperature: float | None) -> list[str]:
     import copy
 
-    import torch
     from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
-    from trl.models import unwrap_model_for_generation
 
     if not texts and not is_deepspeed_zero3_enabled():
         return []
@@ -41,22 +67,7 @@ def _generate_transformers(trainer, tokenizer, texts: list[str], max_new_tokens:
     if temperature is not None:
         config.do_sample = temperature > 0
         config.temperature = temperature if temperature > 0 else 1.0
-    padding_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        inputs = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = padding_side
-    inputs = {k: v.to(trainer.accelerator.device) for k, v in inputs.items()}
-    with (
-        unwrap_model_for_generation(
-            trainer.model_wrapped,
-            trainer.accelerator,
-            gather_deepspeed3_params=trainer.args.ds3_gather_for_generation,
-            gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs,
-        ) as model,
-        torch.no_grad(),
-    ):
+    with _policy(trainer, tokenizer, batch) as (model, inputs):
         output = model.generate(**inputs, generation_config=config)
     completions = output[:, inputs["input_ids"].shape[1]:]
     decoded = [tokenizer.decode(_until_eos(ids.tolist(), trainer.eos_token_ids), skip_special_tokens=True)
@@ -94,7 +105,6 @@ def read_with_trainer(trainer, conversations: list[list[dict]], prefix: str, tok
     The trainer's own model is read even when it generates with vLLM: the reading is one prefill, and
     the training model is the policy itself (no weight sync to wait for)."""
     import torch
-    from trl.models import unwrap_model_for_generation
 
     processing = trainer.processing_class
     tokenizer = getattr(processing, "tokenizer", processing)
@@ -102,22 +112,7 @@ def read_with_trainer(trainer, conversations: list[list[dict]], prefix: str, tok
              for c in conversations]
     if not texts:
         return []
-    padding_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = padding_side
-    inputs = {k: v.to(trainer.accelerator.device) for k, v in inputs.items()}
-    with (
-        unwrap_model_for_generation(
-            trainer.model_wrapped,
-            trainer.accelerator,
-            gather_deepspeed3_params=trainer.args.ds3_gather_for_generation,
-            gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs,
-        ) as model,
-        torch.no_grad(),
-    ):
+    with _policy(trainer, tokenizer, texts) as (model, inputs):
         logits = model(**inputs, logits_to_keep=1).logits[:, -1, :]
     index = torch.tensor(token_ids, device=logits.device)
     return logits.index_select(-1, index).float().cpu().tolist()

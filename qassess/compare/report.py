@@ -30,17 +30,18 @@ class Report:
         if self.average is not None:
             out["average"] = self.average
         out.update(settings=self.settings, inputs=self.inputs, warnings=self.warnings)
-        return _jsonable(out)
+        return jsonable(out)
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """Plain JSON values (numpy scalars unwrapped, non-finite floats as None); the report page uses it too."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from qassess.compare.report import jsonable
 from qassess.errors import UserError
 from qassess.report.rows import Run, choose_thumbnails, load_run
 from qassess.report.thumbnails import Thumb, check_options, make_thumbnails, resolve
@@ -74,7 +75,7 @@ def render_page(run: Run, thumbs: dict[int, tuple[Thumb, str]], thumb_note: str,
     rows = sorted(i for i, (t, _) in thumbs.items() if t.uri)
     thumb_data = {"row": rows, "uri": [thumbs[i][0].uri for i in rows], "w": [thumbs[i][0].width for i in rows],
                   "h": [thumbs[i][0].height for i in rows], "file": [thumbs[i][1] for i in rows]}
-    data = {"summary": _jsonable(run.summary), "warnings": run.warnings, "thumb_note": thumb_note,
+    data = {"summary": jsonable(run.summary), "warnings": run.warnings, "thumb_note": thumb_note,
             "version": __version__, "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "columns": _columns(run, why)}  # the columns are built JSON-ready: no walk over every value
     text = script_json(data)
@@ -89,20 +90,6 @@ def render_page(run: Run, thumbs: dict[int, tuple[Thumb, str]], thumb_note: str,
     parts = {"CSP": csp, "VERSION": __version__, "TITLE": _html_text(title), "CSS": css, "JS": js,
              "ENCODING": encoding, "DATA": text, "THUMBS": script_json(thumb_data)}
     return re.sub(r"@@([A-Z]+)@@", lambda m: parts[m.group(1)], _asset("page.html"))  # one pass: data stays data
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[str] | None = None,

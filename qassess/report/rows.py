@@ -37,7 +37,7 @@ def load_run(preds: str | Path, ground_truth: Sequence[str] | None = None, refs:
              gt_id_col: str | None = None, gt_col: str | None = None) -> Run:
     """Read a score output with the readers `compare` uses and join ground truth the way it does."""
     from qassess.compare.load import load_predictions
-    from qassess.compare.tables import read_table
+    from qassess.tables import read_table
 
     warnings: list[str] = []
     p = load_predictions(preds, id_col=id_col, pred_col=pred_col, group_col=None, want_text=False,
