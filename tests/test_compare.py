@@ -16,7 +16,10 @@ from qassess.cli import app
 from qassess.compare import compare, english_text, read_table, to_markdown, write_rows
 from qassess.errors import UserError
 
-SAMPLE = Path("/work/shared/data/q-reasoning-sample")
+# shared/ sits beside the clone (CI) or at /work/shared (sessions)
+SAMPLE = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "data" / "q-reasoning-sample",
+                           Path("/work/shared/data/q-reasoning-sample")) if p.is_dir()),
+              Path("/work/shared/data/q-reasoning-sample"))
 RNG = np.random.default_rng(11)
 NAMES = [f"{10000000 + 7919 * i}.jpg" for i in range(60)]
 MOS = np.round(RNG.uniform(1.2, 4.8, len(NAMES)), 3)
