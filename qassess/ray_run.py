@@ -50,6 +50,32 @@ def list_images(inputs: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def list_shard_items(inputs: Sequence[str]) -> list:
+    """Samples of WebDataset .tar / Parquet image shards (qassess.shards) named among the inputs, as
+    ImageItems (id = key, path = `shard#KEY`); local shards by absolute path, so every node reads them."""
+    from qassess.result_shards import is_uri
+    from qassess.sources import iter_image_items
+
+    named = [p if is_uri(p) else os.path.abspath(p) for p in inputs]
+    return list(iter_image_items(named))
+
+
+def _read_items(batch: dict) -> dict:
+    """Encoded bytes (None when unreadable) and the reason, for a batch of shard items."""
+    from qassess.backends.base import one_line
+
+    data, errors = [], []
+    for item in batch["item"]:
+        try:
+            got = item.read()
+            data.append(got.read_bytes() if isinstance(got, Path) else bytes(got))
+            errors.append(None)
+        except Exception as exc:  # noqa: BLE001 - a bad member is this row's load_error
+            data.append(None)
+            errors.append(one_line(exc))
+    return {"path": list(batch["path"]), "id": list(batch["id"]), "_bytes": data, "_read_error": errors}
+
+
 def check_reachable(address: str, timeout: float = 5.0) -> None:
     """A one-line error now, instead of ray.init retrying an unreachable head for minutes."""
     if address in ("auto", "local"):
@@ -154,7 +180,13 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
     local = [p for p in inputs if not shards.is_uri(p)]
     if local and detect_mode([Path(p) for p in local]) == "caption":
         raise UserError("--engine ray scores images; rate captions with the local engine")
-    todo_all = list_images(inputs)
+    from qassess.sources import SHARD_SUFFIXES
+
+    shard_inputs = [p for p in inputs if p.lower().endswith(SHARD_SUFFIXES)]
+    plain = [p for p in inputs if p not in shard_inputs]
+    todo_all = list_images(plain) if plain else []
+    shard_items = {it.path: it for it in list_shard_items(shard_inputs)} if shard_inputs else {}
+    todo_all += [p for p in shard_items if p not in set(todo_all)]
     models.resolve_model(settings.model, settings.presets)  # a bad --model fails here, not on every replica
 
     if not resume:
@@ -190,9 +222,21 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
         settings, batch = plan(settings, gpus_per_replica)
         # One input block per batch lets every replica start at once; a shard per few batches bounds both
         # the file count and what an interruption costs (rows not yet in a shard are scored again).
-        items = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=min(-(-len(todo) // batch), 10_000))
+        blocks = min(-(-len(todo) // batch), 10_000)
+        files = [p for p in todo if p not in shard_items]
+        members = [shard_items[p] for p in todo if p in shard_items]
         sink = _shard_sink(output, output_format, run_id, SHARD_BATCHES * batch)
-        rows = score_dataset(items, settings, replicas=replicas, gpus_per_replica=gpus_per_replica)
+        parts = []
+        if files:
+            items = ray.data.from_items([{"path": p} for p in files], override_num_blocks=blocks)
+            parts.append(score_dataset(items, settings, replicas=replicas, gpus_per_replica=gpus_per_replica))
+        if members:  # image shards: each sample read through its shard (one ranged read a member)
+            samples = ray.data.from_items([{"path": it.path, "id": it.id, "item": it} for it in members],
+                                          override_num_blocks=blocks)
+            samples = samples.map_batches(_read_items, batch_format="numpy", num_cpus=0)
+            parts.append(score_dataset(samples, settings, replicas=replicas, gpus_per_replica=gpus_per_replica,
+                                       bytes_column="_bytes", id_column="id"))
+        rows = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
         log(f"ray: {len(todo)} images, {replicas} replica(s), shards {output_format} -> {output}")
         try:
             rows.write_datasink(sink, ray_remote_args={"num_cpus": 0})

@@ -208,3 +208,38 @@ def test_unreachable_address_and_file_output_are_one_line_errors(tiny_model, tmp
     assert "Traceback" not in proc.stderr
     result = CliRunner().invoke(app, ["score", str(photos), "-o", str(tmp_path / "out.jsonl"), "--engine", "ray"])
     assert result.exit_code == 2 and "folder of shards" in result.output
+
+
+def test_webdataset_shard_inputs(cluster, tiny_model, tmp_path):
+    """img2dataset's tar shards go through the Ray engine too: one row per sample, the key as id,
+    `shard.tar#KEY` as path, a bad member a load_error row; the same rows as a local run of the shard."""
+    import io
+    import tarfile
+
+    shard = tmp_path / "00000.tar"
+    with tarfile.open(shard, "w") as tar:
+        for i, p in enumerate(make_images(tmp_path / "src", 3)):
+            for name, data in ((f"{i:05d}.png", p.read_bytes()), (f"{i:05d}.json", b'{"caption": "x"}')):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("00009.jpg")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"junk!"))
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(app, ["score", str(shard), "-o", str(out), "--engine", "ray",
+                                      "--model", str(tiny_model), *OPTS])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in shard_rows(out)}
+    assert sorted(rows) == ["00000", "00001", "00002", "00009"]
+    assert rows["00009"]["status"] == "load_error" and rows["00009"]["error"]
+    assert rows["00001"]["path"] == f"{shard.resolve()}#00001"
+
+    from qassess.scoring import Assessor
+    from qassess.sources import iter_image_items
+
+    with Assessor(model=str(tiny_model), backend="transformers", max_new_tokens=6, batch_size=2, temperature=0) as a:
+        local = {r["id"]: r for r in a.score(list(iter_image_items([str(shard)])))}
+    for key in ("00000", "00001", "00002"):
+        for field in ("status", "raw", "pixels"):
+            assert rows[key][field] == local[key][field], (key, field)
