@@ -168,7 +168,7 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
             replicas: int = 1, gpus_per_replica: float = 0, output_format: str = "jsonl", resume: bool = True,
             retry_errors: bool = False, limit: int | None = None, log=None):
     from qassess import result_shards as shards
-    from qassess.runs import Tally, _check_same_setup, detect_mode
+    from qassess.runs import _check_same_setup, detect_mode, remaining
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if not output or output == "-" or output.lower().endswith((".csv", ".jsonl", ".ndjson", ".parquet")):
@@ -197,15 +197,9 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
     _check_same_setup(existing.rows, "image", settings, output)
     if existing.duplicates:
         log(f"dropped {existing.duplicates} duplicate rows from {output} (a write retried after it landed)")
-    done = {row["path"] for row in existing.rows}
-    todo = [p for p in todo_all if p not in done]
-    if existing.rows:
-        log(f"resuming {output}: {len(todo_all) - len(todo)} of {len(todo_all)} inputs already done")
-    if limit is not None:
-        todo = todo[:limit]
-    tally = Tally(total=len(todo))
+    todo, tally = remaining(todo_all, todo_all, {row["path"] for row in existing.rows}, limit=limit,
+                            output=output, log=log)
     if not todo:
-        log("nothing left to score")
         return tally
     fs, root = shards.open_folder(output)
     fs.makedirs(root, exist_ok=True)

@@ -77,6 +77,20 @@ class Tally:
         return f"{self.done} scored in {time.monotonic() - self.started:.1f}s ({counts}){mean}"
 
 
+def remaining(items: Sequence, keys: Sequence[str], done: set, *, limit: int | None, output, log
+              ) -> tuple[list, Tally]:
+    """The inputs a (resumed) run still has to score, at most `limit`, and their tally; says what resuming
+    skipped, or that nothing is left. Shared by the local and the Ray engine."""
+    todo = [it for it, key in zip(items, keys) if key not in done]
+    if len(todo) < len(items):
+        log(f"resuming {output}: {len(items) - len(todo)} of {len(items)} inputs already done")
+    if limit is not None:
+        todo = todo[:limit]
+    if not todo:
+        log("nothing left to score")
+    return todo, Tally(total=len(todo))
+
+
 def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Settings, *, captions: bool = False,
               resume: bool = True, retry_errors: bool = False, limit: int | None = None,
               id_col: str | None = None, caption_col: str | None = None, shard: tuple[int, int] | None = None,
@@ -111,15 +125,8 @@ def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Setti
     try:
         _check_same_setup(done_rows, mode, settings, output)
         done = {row_key(r["path"]) if mode == "image" else r["path"] for r in done_rows}
-        todo = [it for it, key in zip(items, keys) if key not in done]
-        already = len(items) - len(todo)
-        if done_rows:
-            log(f"resuming {output}: {already} of {len(items)} inputs already done")
-        if limit is not None:
-            todo = todo[:limit]
-        tally = Tally(total=len(todo))
+        todo, tally = remaining(items, keys, done, limit=limit, output=output, log=log)
         if not todo:
-            log("nothing left to score")
             return tally
         if models.is_default(settings.model):
             log(models.NOTICE)  # once, after the inputs are known to be good
@@ -128,8 +135,9 @@ def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Setti
         manifest, finished = None, False
         with Assessor(settings) as assessor:
             if output is not None:
-                manifest = _start_manifest(output, assessor, mode, inputs=len(items), done=already,
-                                           todo=len(todo), fresh=not resume or not done_rows)
+                manifest = _start_manifest(output, assessor, mode, inputs=len(items),
+                                           done=sum(key in done for key in keys), todo=len(todo),
+                                           fresh=not resume or not done_rows)
             try:
                 batches = (assessor.iter_caption_batches(todo) if mode == "caption"
                            else assessor.iter_image_batches(todo))

@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from qassess import models
 from qassess.errors import UserError
@@ -92,12 +92,13 @@ GENERIC_DEFAULTS = {"template": "paper", "temperature": 0.0, "top_p": 1.0, "top_
                     "seed": None}
 
 
-def summarize_samples(texts: Sequence[str], readings: Sequence | None = None) -> dict:
+def summarize_samples(texts: Sequence[str], read: Callable[[int, Parsed], tuple | None] | None = None) -> dict:
     """One record's rating fields from n sampled texts: the mean of the parsed ratings and their spread.
 
     Caption, reasoning and raw text come from the sample whose rating is nearest the mean, so the
     explanation shown agrees with the number shown. Unparseable samples are counted, never imputed.
-    `readings` (one per text, see qassess.rating_probs) give the expected rating and its distribution.
+    `read(i, parsed)` gives sample i's probability reading (qassess.rating_probs), asked only of the
+    samples that parsed: their mean is the expected rating and its distribution.
     """
     from qassess import rating_probs
 
@@ -123,7 +124,7 @@ def summarize_samples(texts: Sequence[str], readings: Sequence | None = None) ->
         "raw": texts[chosen],
         "status": "ok",
         "error": f"{failed} of {len(parsed)} samples unparseable" if failed else None,
-        **rating_probs.summarize([r for p, r in zip(parsed, readings or [None] * len(parsed)) if p.ok]),
+        **rating_probs.summarize([read(i, p) if read else None for i, p in enumerate(parsed) if p.ok]),
     }
 
 
@@ -260,13 +261,12 @@ class Assessor:
 
         if isinstance(out, Exception):
             return {**record, "status": "generation_error", "error": _one_line(out)}
-        texts = [c.text for c in out]
-        readings = None
+        read = None
         if self.settings.probs and any(c.scores is not None for c in out):
-            decode = self._backend.decode
-            readings = [rating_probs.read_completion(c.text, parse_completion(c.text).span, c.token_ids, c.scores,
-                                                     decode) for c in out]
-        return {**record, **summarize_samples(texts, readings)}
+            def read(i: int, parsed: Parsed):
+                c = out[i]
+                return rating_probs.read_completion(c.text, parsed.span, c.token_ids, c.scores, self._backend.decode)
+        return {**record, **summarize_samples([c.text for c in out], read)}
 
     def _self_check(self, records: list[dict]) -> None:
         """Stage 2 on each record's own caption (no image): a second opinion and its gap."""
