@@ -17,11 +17,11 @@ test: setup
 # Rebuild the embedded default model from this clone (MODEL.md): each stage skips when its output exists.
 model: setup
 	$(QA) data synth data/photos -o .cache/synth --manifest data/photos/manifest.csv --seed 0
-	$(PY) -m qassess.model_build init .cache/model/init --data .cache/synth
-	$(PY) -m qassess.model_build vision .cache/model/init -o .cache/model/vision --data .cache/synth
+	$(PY) -m qassess.build.model init .cache/model/init --data .cache/synth
+	$(PY) -m qassess.build.model vision .cache/model/init -o .cache/model/vision --data .cache/synth
 	$(QA) train recipes/default/sft.yaml
 	$(QA) train recipes/default/grpo.yaml
-	$(PY) -m qassess.model_build package runs/default-grpo/merged -o qassess/models/qassess-demo-v1
+	$(PY) -m qassess.build.model package runs/default-grpo/merged -o qassess/models/qassess-demo-v1
 
 clean:
 	rm -rf .cache demo-out.*

@@ -132,7 +132,7 @@ def main() -> int:
     args.min_pixels, args.max_pixels = 4 * 28 * 28, args.vision_tokens * 28 * 28
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
-    from qassess.testing.tiny import build_tiny_model
+    from qassess.build.tiny import build_tiny_model
 
     model_dir = str(build_tiny_model(ROOT / ".cache" / f"bench-{args.size}", size=args.size, seed=0))
     images = make_images(args.images, args.min_pixels, args.max_pixels)

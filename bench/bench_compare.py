@@ -3,13 +3,13 @@
 Writes synthetic data in the real layouts (a `qassess score` CSV and JSONL with every column, 1% parse
 failures, paths under a folder; a KonIQ-style ground-truth CSV in another order) and times:
 
-    compare, CSV preds         qassess.compare.compare(preds.csv, gt.csv): read, detect, join, metrics
+    compare, CSV preds         qassess.evaluate.compare.compare(preds.csv, gt.csv): read, detect, join, metrics
     compare, JSONL preds       the same from the JSONL output
     compare, --fit logistic4   + the VQEG 4-parameter mapping
     naive script               csv.DictReader + dict join on file names + scipy, as evaluation scripts do
     pandas sniffing            pd.read_csv(sep=None, engine="python") of the predictions alone
     metrics only               score_metrics on in-memory arrays vs scipy pearsonr/spearmanr/kendalltau
-    ROUGE-1                    qassess.metrics.rouge1 vs rouge-score's scorer, per pair
+    ROUGE-1                    qassess.evaluate.metrics.rouge1 vs rouge-score's scorer, per pair
 
 Every line prints wall and CPU seconds and the ratio to its baseline (CPU seconds are steadier on a
 shared machine; pyarrow's readers use threads, so CPU can exceed wall). Both sides compute the same
@@ -33,8 +33,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qassess import metrics  # noqa: E402
-from qassess.compare import compare  # noqa: E402
+from qassess.evaluate import metrics  # noqa: E402
+from qassess.evaluate.compare import compare  # noqa: E402
 
 
 def make_data(folder: Path, n: int, seed: int = 0) -> dict[str, Path]:

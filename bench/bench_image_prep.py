@@ -1,8 +1,8 @@
 """Image preparation speed on large JPEGs, side by side in one run.
 
 (a) naive: Image.open().convert("RGB").resize(target, LANCZOS)   (full decode)
-(b) qassess.images.load_image                                   (JPEG draft decode, then LANCZOS)
-(c) qassess.images.prefetch_images, 2 worker threads             (what the scoring pipeline uses)
+(b) qassess.io.images.load_image                                   (JPEG draft decode, then LANCZOS)
+(c) qassess.io.images.prefetch_images, 2 worker threads             (what the scoring pipeline uses)
 
 Prints images per second (median of rounds, methods interleaved per round), the ratio to (a), the
 CPU cores the method kept busy (CPU seconds / wall seconds: on a busy shared machine the thread pool
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from qassess.images import PixelBudget, load_image, prefetch_images, target_size
+from qassess.io.images import PixelBudget, load_image, prefetch_images, target_size
 
 
 def make_photos(folder: Path, n: int, width: int, height: int) -> list[Path]:

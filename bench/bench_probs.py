@@ -79,7 +79,7 @@ def main() -> int:
 
     from qassess.backends import create_backend
     from qassess.models import resolve_model
-    from qassess.scoring import Assessor, Settings
+    from qassess.core.assessor import Assessor, Settings
 
     paths, labels = pick_images(args.synth or [ROOT / ".cache" / "synth"], args.per_photo, args.whole_set)
     truth = [labels[p.stem] for p in paths]

@@ -1,8 +1,8 @@
 """`--engine ray` against the plain local run, same images, model and settings, side by side in one run.
 
 Three jobs on the same N images (photos from data/photos, repeated under new names if there are fewer):
-the local engine (`qassess.runs.run_score`: one process, prefetching loader), then `--engine ray`
-(`qassess.ray_run.run_ray`) with 1 replica and with 2 replicas on a local cluster started once
+the local engine (`qassess.engines.local.run_score`: one process, prefetching loader), then `--engine ray`
+(`qassess.engines.ray_run.run_ray`) with 1 replica and with 2 replicas on a local cluster started once
 (its start-up is reported apart), then the local engine again (the machine's load drifts: the two local
 runs bracket the Ray ones). Every wall time includes model loading (each replica loads its own
 copy). Greedy decoding, so every engine writes the same text; the script checks that and reports it.
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def gather_images(src: Path, n: int, dest: Path) -> list[Path]:
-    from qassess.sources import discover_images
+    from qassess.io.sources import discover_images
 
     found = discover_images([src])
     dest.mkdir(parents=True)
@@ -53,9 +53,9 @@ def main() -> None:
     ap.add_argument("--replicas", default="1,2", help="comma-separated replica counts to run")
     args = ap.parse_args()
 
-    from qassess.ray_run import connect, run_ray
-    from qassess.runs import run_score
-    from qassess.scoring import Settings
+    from qassess.engines.ray_run import connect, run_ray
+    from qassess.engines.local import run_score
+    from qassess.core.assessor import Settings
 
     settings = Settings(model=args.model, backend="transformers", batch_size=args.batch_size, temperature=0,
                         max_new_tokens=args.max_new_tokens)

@@ -59,8 +59,8 @@ def encodings(images) -> dict:
 def real_photos(min_pixels: int, max_pixels: int) -> list:
     """The repository's sample photos through qassess's loader at the budget (synthetic noise is the
     worst case for PNG; photos compress better)."""
-    from qassess.images import PixelBudget, load_image
-    from qassess.sources import discover_images
+    from qassess.io.images import PixelBudget, load_image
+    from qassess.io.sources import discover_images
 
     budget = PixelBudget(min_pixels=min_pixels, max_pixels=max_pixels)
     return [load_image(p, budget) for p in discover_images([ROOT / "data" / "photos"])[:24]]

@@ -6,7 +6,7 @@ random words of real English; --samples 3, --self-check, 1% parse errors, 0.5% l
 scoring) whose paths cycle over the real photos in data/photos and samples/, and a KonIQ-style
 ground truth in another order. Then:
 
-    build               qassess.report.build_report(preds, --gt): read + compare, thumbnails (thread
+    build               qassess.evaluate.report.build_report(preds, --gt): read + compare, thumbnails (thread
                         pool; vs one thread on 200 of the same files), page (JSON, gzip, write)
     page                size in MB, and in Debian chromium: load until interactive (data-ready), a
                         re-sort of every row by error, the next page of the gallery
@@ -37,9 +37,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qassess.report import build_report, render_page  # noqa: E402
-from qassess.report.rows import load_run  # noqa: E402
-from qassess.report.thumbnails import Thumb, make_thumbnails  # noqa: E402
+from qassess.evaluate.report import build_report, render_page  # noqa: E402
+from qassess.evaluate.report.rows import load_run  # noqa: E402
+from qassess.evaluate.report.thumbnails import Thumb, make_thumbnails  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]

@@ -24,8 +24,8 @@ from bench_probs import corr, pick_images  # noqa: E402
 
 
 def train(mode: str, args) -> tuple[Path, float, float]:
-    from qassess.recipes import load_recipe
-    from qassess.training import train as run
+    from qassess.train.config import load_recipe
+    from qassess.train.trainer import train as run
 
     out = args.work / f"sc-{mode}"
     recipe = load_recipe(ROOT / "recipes" / "default" / "grpo.yaml", [
@@ -39,7 +39,7 @@ def train(mode: str, args) -> tuple[Path, float, float]:
 
 
 def evaluate(model: str, paths: list[Path], truth: list[float]) -> dict:
-    from qassess.scoring import Assessor, Settings
+    from qassess.core.assessor import Assessor, Settings
 
     with Assessor(Settings(model=model, backend="transformers", dtype="float32", self_check=True)) as a:
         rows = list(a.score(paths))

@@ -1,6 +1,6 @@
 """Where the wall time of `qassess score` goes: model vs everything else, in one run.
 
-Scores a folder of large JPEGs (phone-sized, ~12 MP) end to end through `qassess.runs.run_score`
+Scores a folder of large JPEGs (phone-sized, ~12 MP) end to end through `qassess.engines.local.run_score`
 (discovery, image preparation in worker threads, prompts, generation, parsing, CSV writing) and times the
 backend's `generate` calls inside the same run. The share outside the model is what the pipeline costs
 on top of the model; with prefetching, image preparation overlaps generation instead of adding to it.
@@ -34,9 +34,9 @@ def make_jpegs(folder: Path, n: int, size=(4000, 3000)) -> None:
 def run(model: str, folder: Path, out: Path, args, workers: int) -> dict:
     import dataclasses
 
-    from qassess import scoring
-    from qassess.runs import run_score
-    from qassess.scoring import Settings
+    from qassess.core import assessor
+    from qassess.engines.local import run_score
+    from qassess.core.assessor import Settings
 
     model_time = [0.0]
     original = scoring.Assessor._generate
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--backend", default="transformers")
     args = ap.parse_args()
 
-    from qassess.testing.tiny import build_tiny_model
+    from qassess.build.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

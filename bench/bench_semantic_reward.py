@@ -39,8 +39,8 @@ def step_texts(n: int = 16) -> tuple[list[str], list[str]]:
 
 
 def per_call(calls: int) -> list[tuple[str, float, float, float]]:
-    from qassess import semantic
-    from qassess.rewards import build_reward
+    from qassess.evaluate import semantic
+    from qassess.train.rewards import build_reward
 
     completions, references = step_texts()
     out = []
@@ -62,9 +62,9 @@ def per_call(calls: int) -> list[tuple[str, float, float, float]]:
 def train(args) -> dict[str, list[dict]]:
     from bench_train_step import StepClock, make_data, format_warmup
 
-    from qassess.recipes import parse_recipe
-    from qassess.testing.tiny import build_tiny_model
-    from qassess.training import prepare
+    from qassess.train.config import parse_recipe
+    from qassess.build.tiny import build_tiny_model
+    from qassess.train.trainer import prepare
 
     work = Path(tempfile.mkdtemp(prefix="bench-semantic-"))
     base = build_tiny_model(ROOT / ".cache" / "tiny-qwen2.5-vl", size="tiny", seed=0)

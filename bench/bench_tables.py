@@ -1,8 +1,8 @@
-"""The one table reader (qassess.tables) against the readers it replaced, and Parquet against CSV/JSONL
+"""The one table reader (qassess.io.tables) against the readers it replaced, and Parquet against CSV/JSONL
 for a large `qassess score` output, side by side in one run.
 
 (a) unified vs old: the caption-table reader of `qassess score` (qassess.inputs.scan_captions) and the
-    training-row reader (qassess.training_data.read_rows) as they were at commit 2c62e52 (loaded with
+    training-row reader (qassess.train.data.read_rows) as they were at commit 2c62e52 (loaded with
     `git show`), against today's, on the same large CSV / JSONL tables; outputs checked equal (a JSON
     null is now left out of its row instead of kept as None: the same to every `row.get`).
 (b) reading a qassess output of --rows rows (every column) the way `qassess compare` does (id, rating,
@@ -30,9 +30,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qassess.captions import scan_captions  # noqa: E402
-from qassess.tables import read_table  # noqa: E402
-from qassess.training_data import read_rows  # noqa: E402
+from qassess.io.captions import scan_captions  # noqa: E402
+from qassess.io.tables import read_table  # noqa: E402
+from qassess.train.data import read_rows  # noqa: E402
 
 OLD_COMMIT = "2c62e52"  # the last commit with three table readers
 
@@ -91,12 +91,12 @@ def bench_unified_vs_old(folder: Path, n: int) -> None:
         w1, c1, new = timed(lambda: scan_captions([path]))
         assert [(i.id, i.caption, i.source) for i in old.items] == [(i.id, i.caption, i.source) for i in new.items]
         line(f"captions {label}: old inputs.scan_captions", w0, c0)
-        line(f"captions {label}: qassess.tables (raw)", w1, c1, (w0, c0))
+        line(f"captions {label}: qassess.io.tables (raw)", w1, c1, (w0, c0))
         w0, c0, old = timed(lambda: old_training.read_rows(path))
         w1, c1, new = timed(lambda: read_rows(path))
         assert [{k: v for k, v in r.items() if v is not None} for r in old] == new, "read_rows changed"
         line(f"train rows {label}: old read_rows", w0, c0)
-        line(f"train rows {label}: qassess.tables (raw)", w1, c1, (w0, c0))
+        line(f"train rows {label}: qassess.io.tables (raw)", w1, c1, (w0, c0))
 
 
 def bench_parquet_vs_csv(folder: Path, n: int) -> None:

@@ -86,8 +86,8 @@ def format_warmup(src: Path, out: Path, images: Path, steps: int, seed: int = 0)
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from qassess.images import PixelBudget, load_image
-    from qassess.prompts import get_template
+    from qassess.io.images import PixelBudget, load_image
+    from qassess.core.prompts import get_template
 
     torch.manual_seed(seed)
     processor = AutoProcessor.from_pretrained(src)
@@ -170,8 +170,8 @@ class StepClock:
 
 
 def run(label: str, model: Path, data: dict[str, str], out: Path, rewards: list[dict], args) -> dict:
-    from qassess.recipes import parse_recipe
-    from qassess.training import prepare
+    from qassess.train.config import parse_recipe
+    from qassess.train.trainer import prepare
 
     raw = {
         "model": {"name_or_path": str(model), "dtype": "float32"},
@@ -219,7 +219,7 @@ def main() -> int:
 
     import torch
 
-    from qassess.testing.tiny import build_tiny_model
+    from qassess.build.tiny import build_tiny_model
 
     torch.set_num_threads(args.threads)
 

@@ -18,7 +18,7 @@ def create_assessor(model: str | None = None, backend: str = "auto", **options):
     """The one entry point of the Python API: options are those of `qassess score` (see `Settings`).
 
     `model`: a folder or hub id; None uses the embedded default (qassess-demo-v1, never fetched)."""
-    from qassess.scoring import Assessor, Settings
+    from qassess.core.assessor import Assessor, Settings
 
     from qassess.models import DEFAULT_ID
 
@@ -27,15 +27,15 @@ def create_assessor(model: str | None = None, backend: str = "auto", **options):
 
 def __getattr__(name: str):
     if name in ("Assessor", "Settings"):
-        from qassess import scoring
+        from qassess.core import assessor
 
         return getattr(scoring, name)
     if name == "parse_completion":
-        from qassess.parsing import parse_completion
+        from qassess.core.parsing import parse_completion
 
         return parse_completion
     if name == "get_template":
-        from qassess.prompts import get_template
+        from qassess.core.prompts import get_template
 
         return get_template
     raise AttributeError(f"module 'qassess' has no attribute {name!r}")

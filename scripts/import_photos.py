@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from qassess.images import load_image
+from qassess.io.images import load_image
 
 LONG_SIDE = 336
 

@@ -113,8 +113,8 @@ def contradict(text: str, budget: list[int]) -> tuple[str, int]:
 
 
 def load_notes(folder: Path) -> list[dict[str, str]]:
-    from qassess.compare.references import english_text
-    from qassess.compare import read_table
+    from qassess.evaluate.compare.references import english_text
+    from qassess.evaluate.compare import read_table
 
     notes, seen = [], set()
     for name in FILES:
@@ -134,7 +134,7 @@ def join(*parts: str) -> str:
 
 
 def contradictions(args) -> dict:
-    from qassess import attributes, metrics, semantic
+    from qassess.evaluate import attributes, metrics, semantic
 
     notes = load_notes(args.data)
     cases, skipped = [], 0
@@ -181,7 +181,7 @@ def correlations(args) -> dict:
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from qassess.compare import compare
+    from qassess.evaluate.compare import compare
 
     if len(args.inputs) % 3:
         raise SystemExit("give PREDS GT REFS triples")

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight Qwen2.5-VL directory (built once per test session, ~5 s)."""
-    from qassess.testing.tiny import build_tiny_model
+    from qassess.build.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2.5-vl-tiny", size="tiny", seed=0)
 

@@ -1,4 +1,4 @@
-"""qassess.compare and `qassess compare`: every input layout, the joins, the failure and duplicate
+"""qassess.evaluate.compare and `qassess compare`: every input layout, the joins, the failure and duplicate
 policies, groups, self-check, ROUGE-1 references, the outputs and the one-line errors."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from qassess import metrics
+from qassess.evaluate import metrics
 from qassess.cli import app
-from qassess.compare import compare, english_text, read_table, to_markdown, write_rows
+from qassess.evaluate.compare import compare, english_text, read_table, to_markdown, write_rows
 from qassess.errors import UserError
 
 # shared/ sits beside the clone (CI) or at /work/shared (sessions)
@@ -188,7 +188,7 @@ def test_dataframes_are_accepted(tmp_path):
 
 
 def test_both_jsonl_readers_give_the_same_report(tmp_path, monkeypatch):
-    import qassess.tables.jsonlike as tables
+    import qassess.io.tables.jsonlike as tables
 
     rows = qassess_rows(status=STATUS, self_check=list(MOS))
     rows[3]["rating"] = str(rows[3]["rating"])  # a string among numbers: pyarrow refuses, json.loads does not
@@ -557,7 +557,7 @@ def test_rouge_needs_generated_text(tmp_path):
 
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason="the Q-Reasoning format samples are not on this machine")
 def test_real_qreasoning_samples_give_english_references():
-    from qassess.compare import load_references
+    from qassess.evaluate.compare import load_references
 
     for name in ("cot_reasoning_test.json", "koniq_cot_constrain.json", "human_test.json", "filted_data_human_eng.json"):
         table, _, used = load_references(SAMPLE / name)

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from qassess.errors import UserError
-from qassess.recipes import load_recipe, parse_recipe
-from qassess.vision_pretrain import CUES, token_cues, whitening_init
+from qassess.train.config import load_recipe, parse_recipe
+from qassess.build.vision import CUES, token_cues, whitening_init
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "data" / "photos" / "kodak" / "kodim05.png"
@@ -51,9 +51,9 @@ def test_whitening_init_gives_unit_variance_patches(tiny_model):
 
 
 def test_sft_rows_cover_both_stages():
-    from qassess.prompts import get_template
-    from qassess.training_data import Example
-    from qassess.training_sft import sft_dataset
+    from qassess.core.prompts import get_template
+    from qassess.train.data import Example
+    from qassess.train.sft import sft_dataset
 
     examples = [Example(f"{i}.png", str(PHOTO), 1 + i % 5, "The photo shows a race. Strong blur.") for i in range(20)]
     data = sft_dataset(examples, get_template("paper"), 3136, 78400, seed=0, stage2=0.5)
@@ -69,17 +69,17 @@ def test_sft_rows_cover_both_stages():
 
 
 def test_sft_needs_references():
-    from qassess.prompts import get_template
-    from qassess.training_data import Example
-    from qassess.training_sft import sft_dataset
+    from qassess.core.prompts import get_template
+    from qassess.train.data import Example
+    from qassess.train.sft import sft_dataset
 
     with pytest.raises(UserError, match="reference"):
         sft_dataset([Example("a.png", str(PHOTO), 3.0, "")], get_template("paper"), 3136, 78400)
 
 
 def test_default_recipes_parse_and_make_trl_configs(tmp_path):
-    from qassess.training import grpo_config
-    from qassess.training_sft import sft_config
+    from qassess.train.trainer import grpo_config
+    from qassess.train.sft import sft_config
 
     sft = load_recipe(ROOT / "recipes" / "default" / "sft.yaml")
     assert sft.method == "sft" and not sft.lora.enabled

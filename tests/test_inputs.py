@@ -1,4 +1,4 @@
-"""Image discovery (qassess.sources), the image loader (qassess.images: one case per image kind), prefetch, caption inputs (qassess.captions)."""
+"""Image discovery (qassess.io.sources), the image loader (qassess.io.images: one case per image kind), prefetch, caption inputs (qassess.io.captions)."""
 from __future__ import annotations
 
 import io
@@ -14,9 +14,9 @@ import pytest
 from PIL import Image, ImageFile, ImageOps
 
 from qassess.errors import UserError
-from qassess.captions import CaptionItem, read_captions, scan_captions
-from qassess.images import ImageLoadError, PixelBudget, load_image, prefetch_images, target_size
-from qassess.sources import IMAGE_EXTENSIONS, discover_images
+from qassess.io.captions import CaptionItem, read_captions, scan_captions
+from qassess.io.images import ImageLoadError, PixelBudget, load_image, prefetch_images, target_size
+from qassess.io.sources import IMAGE_EXTENSIONS, discover_images
 
 BUDGET = PixelBudget(min_pixels=28 * 28, max_pixels=64 * 28 * 28)
 
@@ -142,7 +142,7 @@ def test_palette_with_transparency(tmp_path):
 @pytest.mark.parametrize("mode", ["PA", "La", "RGBa"])
 def test_in_memory_alpha_modes_composited(mode):
     """Modes no file format writes, but plugins can produce: the flattening still puts alpha on white."""
-    from qassess.images import _flatten
+    from qassess.io.images import _flatten
 
     if mode == "PA":
         im = Image.new("PA", (10, 10))
@@ -412,7 +412,7 @@ def test_prefetch_in_order_with_errors(tmp_path):
 
 
 def test_prefetch_close_stops_workers(tmp_path, monkeypatch):
-    import qassess.images as images
+    import qassess.io.images as images
 
     loaded = []
     monkeypatch.setattr(images, "load_image", lambda p, b: loaded.append(p) or Image.new("RGB", (2, 2)))
@@ -525,7 +525,7 @@ def test_caption_csv_detection_and_skips(tmp_path, caplog):
                   "y.jpg;;2\n"
                   "\n"
                   "z.jpg;Crisp.;4\n".encode("utf-8"))
-    with caplog.at_level(logging.WARNING, logger="qassess.captions"):
+    with caplog.at_level(logging.WARNING, logger="qassess.io.captions"):
         items = read_captions([p])
     assert items == [CaptionItem("x.jpg", "Soft, noisy; dark\nsecond line", f"{p}:2"),
                      CaptionItem("z.jpg", "Crisp.", f"{p}:6")]
@@ -623,7 +623,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 def test_samples_load_and_labels_match():
     import csv
 
-    from qassess.sources import IMAGE_EXTENSIONS
+    from qassess.io.sources import IMAGE_EXTENSIONS
 
     # the top level only (samples/real/ is the default model's, see test_default_model)
     found = discover_images(sorted(p for p in SAMPLES.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS))
@@ -674,7 +674,7 @@ def test_make_samples_reproduces_the_committed_pixels(tmp_path):
 
 def test_load_image_from_bytes_equals_from_path():
     """Image shards (Parquet cells, tar members, object-store reads) go through the same decoder."""
-    from qassess.images import ImageLoadError, PixelBudget, load_image
+    from qassess.io.images import ImageLoadError, PixelBudget, load_image
 
     budget = PixelBudget(min_pixels=4 * 28 * 28, max_pixels=64 * 28 * 28, factor=28)
     for path in sorted(Path(__file__).parent.parent.joinpath("samples").glob("city_*.jpg"))[:3]:

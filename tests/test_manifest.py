@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from qassess import manifest as mf
+from qassess.io import manifest as mf
 from qassess.cli import app
-from qassess.prompts import get_template
+from qassess.core.prompts import get_template
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +90,7 @@ def test_no_manifest_for_stdout_output(tiny_model, tmp_path):
 
 
 def test_secrets_in_backend_options_are_redacted():
-    from qassess.scoring import Settings
+    from qassess.core.assessor import Settings
 
     s = Settings(backend_options={"api_key": "sk-123", "hf_token": "hf_x", "attn_implementation": "sdpa"})
     rec = mf.settings_record(s)

@@ -1,4 +1,4 @@
-"""qassess.metrics: correlations against scipy and hand values, logistic fits on known curves,
+"""qassess.evaluate.metrics: correlations against scipy and hand values, logistic fits on known curves,
 bootstrap intervals, ROUGE-1 against rouge-score and hand counts."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from qassess import metrics
+from qassess.evaluate import metrics
 
 RNG = np.random.default_rng(7)
 X = np.round(RNG.uniform(1, 5, 300), 1)  # rounded: ties on both sides, as real ratings have

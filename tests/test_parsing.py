@@ -1,6 +1,6 @@
 import pytest
 
-from qassess.parsing import extract_block, matches_format, parse_completion
+from qassess.core.parsing import extract_block, matches_format, parse_completion
 
 FULL = "<caption>\nA red flower, slightly blurred.\n</caption>\n<think>\nSoft focus.\n</think>\n<answer>\n{\"rating\": 3.25}\n</answer>"
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from qassess import models, presets
+from qassess import models
+from qassess.models import presets
 from qassess.errors import UserError
-from qassess.parsing import parse_completion
-from qassess.prompts import get_template
-from qassess.scoring import Settings
+from qassess.core.parsing import parse_completion
+from qassess.core.prompts import get_template
+from qassess.core.assessor import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +147,7 @@ def test_preset_supplies_unset_options_only():
     default = Settings()
     assert (default.template, default.temperature, default.max_new_tokens) == ("paper", 0.0, 1024)
     with pytest.raises(UserError, match="self-check"):
-        from qassess.scoring import Assessor
+        from qassess.core.assessor import Assessor
 
         Assessor(Settings(model="visualquality-r1", self_check=True))
 

@@ -3,7 +3,7 @@ import hashlib
 import pytest
 
 from qassess.errors import UserError
-from qassess.prompts import get_template
+from qassess.core.prompts import get_template
 
 PAPER_STAGE1_USER_START = "What is your overall rating on the quality of this picture? The rating should"
 

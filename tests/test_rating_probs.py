@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qassess import rating_probs
+from qassess.core import rating_probs
 from qassess.backends.base import Backend, Completion
 from qassess.errors import UserError
-from qassess.scoring import Assessor, Settings
+from qassess.core.assessor import Assessor, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "samples" / "real").glob("*.png"))[:4]
@@ -162,8 +162,8 @@ def test_backends_give_the_same_probabilities(tiny_model, tiny_vllm_backend):
     generated step while the texts agree, and in the one-pass reading."""
     from qassess.backends import create_backend
     from qassess.backends.base import Request, Sampling
-    from qassess.images import PixelBudget, load_image
-    from qassess.prompts import get_template
+    from qassess.io.images import PixelBudget, load_image
+    from qassess.core.prompts import get_template
 
     hf = create_backend("transformers", str(tiny_model), dtype="float32", min_pixels=4 * 28 * 28,
                         max_pixels=192 * 28 * 28)

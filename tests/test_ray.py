@@ -93,7 +93,7 @@ def cluster(s3):
 
 
 def local_rows(model: Path, paths: list[Path]) -> dict[str, dict]:
-    from qassess.scoring import Assessor
+    from qassess.core.assessor import Assessor
 
     with Assessor(model=str(model), backend="transformers", max_new_tokens=6, batch_size=2, temperature=0) as a:
         return {os.path.abspath(r["path"]): r for r in a.score(paths)}
@@ -138,8 +138,8 @@ def _replicas_of(pid: int) -> list:
 def test_a_replica_killed_mid_run_loses_and_duplicates_nothing(cluster, tiny_model, tmp_path):
     import ray.data
 
-    from qassess.ray import score_dataset
-    from qassess.scoring import Settings
+    from qassess.engines.ray_data import score_dataset
+    from qassess.core.assessor import Settings
 
     paths = [str(p) for p in make_images(tmp_path / "p", 16)]
     ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=8)
@@ -235,8 +235,8 @@ def test_webdataset_shard_inputs(cluster, tiny_model, tmp_path):
     assert rows["00009"]["status"] == "load_error" and rows["00009"]["error"]
     assert rows["00001"]["path"] == f"{shard.resolve()}#00001"
 
-    from qassess.scoring import Assessor
-    from qassess.sources import iter_image_items
+    from qassess.core.assessor import Assessor
+    from qassess.io.sources import iter_image_items
 
     with Assessor(model=str(tiny_model), backend="transformers", max_new_tokens=6, batch_size=2, temperature=0) as a:
         local = {r["id"]: r for r in a.score(list(iter_image_items([str(shard)])))}

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from qassess.cli import app
 from qassess.errors import UserError
-from qassess.recipes import MOS_PRESETS, Recipe, load_recipe, mos_range, parse_overrides, parse_recipe
+from qassess.train.config import MOS_PRESETS, Recipe, load_recipe, mos_range, parse_overrides, parse_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 MINIMAL = {"model": {"name_or_path": "m"}, "data": {"scores": "s.csv"}, "rewards": ["format"]}
@@ -33,7 +33,7 @@ def test_shipped_recipes_parse(name):
                                   "ablations/no-reasoning", "ablations/reasoning-only"])
 def test_shipped_recipes_make_a_valid_grpo_config(name, tmp_path):
     """TRL accepts every training section (GPU recipes checked with use_cpu, as this machine has no GPU)."""
-    from qassess.training import grpo_config
+    from qassess.train.trainer import grpo_config
 
     recipe = load_recipe(RECIPES / f"{name}.yaml", ["--use_cpu", "true"])
     config = grpo_config(recipe, tmp_path, [r.weight for r in recipe.rewards])

@@ -21,9 +21,9 @@ from test_scale_out import make_tree, rows_of
 
 from qassess.backends import create_backend
 from qassess.backends.base import Request, Sampling
-from qassess.merge import merge
-from qassess.runs import run_score
-from qassess.scoring import Settings
+from qassess.engines.merge import merge
+from qassess.engines.local import run_score
+from qassess.core.assessor import Settings
 
 pytestmark = pytest.mark.vllm
 START_TIMEOUT = 300
@@ -126,7 +126,7 @@ def test_the_server_builds_the_same_prompt_tokens(remote, tiny_vllm_backend):
 
 def test_rating_token_scores_equal_the_offline_engine(remote, tiny_vllm_backend):
     """rating_expected reads the digit tokens' log-probabilities: the server's equal the offline engine's."""
-    from qassess import rating_probs
+    from qassess.core import rating_probs
 
     ids = rating_probs.digit_token_ids(remote.processor.tokenizer)
     assert ids and remote.reads_probabilities

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qassess.compare import compare
+from qassess.evaluate.compare import compare
 from qassess.errors import UserError
-from qassess.report import build_report, script_json
-from qassess.report.rows import choose_thumbnails, load_run
-from qassess.writers import open_results
+from qassess.evaluate.report import build_report, script_json
+from qassess.evaluate.report.rows import choose_thumbnails, load_run
+from qassess.io.results import open_results
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / "samples" / "real"

@@ -1,9 +1,9 @@
-"""Shard folders (qassess.result_shards): what a rerun reads back after an interrupted or retried write."""
+"""Shard folders (qassess.engines.ray_output): what a rerun reads back after an interrupted or retried write."""
 import json
 
 import pytest
 
-from qassess import result_shards as shards
+from qassess.engines import ray_output as shards
 from qassess.errors import UserError
 
 
@@ -32,7 +32,7 @@ def test_duplicates_and_unfinished_writes_are_not_read_twice(tmp_path):
 
 
 def test_jsonl_shards_hold_the_local_run_lines(tmp_path):
-    from qassess.writers import FIELDS
+    from qassess.io.results import FIELDS
 
     data = shards.encode([row("/x/1.png")], "jsonl").decode()
     assert list(json.loads(data)) == FIELDS and data.endswith("\n")

@@ -9,9 +9,9 @@ import textwrap
 import pytest
 
 from qassess.errors import UserError
-from qassess.prompts import get_template
-from qassess.recipes import RewardSpec
-from qassess.rewards import (
+from qassess.core.prompts import get_template
+from qassess.train.config import RewardSpec
+from qassess.train.rewards import (
     REWARDS,
     SelfConsistencyReward,
     build_reward,
@@ -239,7 +239,7 @@ def test_self_consistency_must_be_bound_and_consistent():
 def test_self_consistency_prefill_reads_the_expected_rating_once_per_caption():
     """mode prefill: one reading per distinct caption, after the stage-2 prompt and the answer's start;
     the rating is the expectation over the digit tokens 1..5 (here 0.5 * 3 + 0.5 * 4 = 3.5)."""
-    from qassess.rating_probs import STAGE2_ANSWER_PREFIX
+    from qassess.core.rating_probs import STAGE2_ANSWER_PREFIX
 
     calls = []
 

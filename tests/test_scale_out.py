@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from qassess.cli import app
 from qassess.errors import UserError
-from qassess.merge import merge
-from qassess.runs import run_score
-from qassess.scoring import Settings
-from qassess.partition import parse_shard, select_shard, shard_key
+from qassess.engines.merge import merge
+from qassess.engines.local import run_score
+from qassess.core.assessor import Settings
+from qassess.engines.partition import parse_shard, select_shard, shard_key
 
 MODEL = "fake-model"
 

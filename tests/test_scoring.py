@@ -2,7 +2,7 @@
 import pytest
 
 from qassess.errors import UserError
-from qassess.scoring import Assessor, Settings, summarize_samples
+from qassess.core.assessor import Assessor, Settings, summarize_samples
 
 
 def ans(r, caption="a cat"):
@@ -63,7 +63,7 @@ def caption_of(request):
 
 
 def test_one_failing_input_costs_one_row():
-    from qassess.captions import CaptionItem
+    from qassess.io.captions import CaptionItem
 
     def reply(r):
         if "BAD" in caption_of(r):
@@ -78,7 +78,7 @@ def test_one_failing_input_costs_one_row():
 
 
 def test_systemic_failure_stops_the_run():
-    from qassess.captions import CaptionItem
+    from qassess.io.captions import CaptionItem
 
     def reply(r):
         raise RuntimeError("engine died")

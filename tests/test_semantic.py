@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qassess import attributes, metrics, semantic
+from qassess.evaluate import attributes, metrics, semantic
 from qassess.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +124,7 @@ def completion(caption: str, think: str = "ok", rating: str = "3.0") -> list[dic
 
 
 def test_semantic_reward_values_and_floor(embedder):
-    from qassess.rewards import REWARDS, build_reward
+    from qassess.train.rewards import REWARDS, build_reward
 
     reward = build_reward("semantic", {"mode": "embedding"}, "meaning", {"template": "paper"})
     texts = [PAIRS["paraphrase"], PAIRS["unrelated"], "", PAIRS["paraphrase"]]
@@ -141,7 +141,7 @@ def test_semantic_reward_values_and_floor(embedder):
 
 
 def test_semantic_reward_attribute_mode_follows_polarity():
-    from qassess.rewards import build_reward
+    from qassess.train.rewards import build_reward
 
     reward = build_reward("semantic", {"mode": "attributes", "floor": "0.0"}, "semantic", {})
     got = reward([completion(PAIRS["paraphrase"]), completion(PAIRS["contradiction"]),
@@ -151,7 +151,7 @@ def test_semantic_reward_attribute_mode_follows_polarity():
 
 
 def test_semantic_reward_rejects_bad_params(tmp_path):
-    from qassess.rewards import build_reward
+    from qassess.train.rewards import build_reward
 
     for params, match in (({"mode": "words"}, "mode"), ({"measure": "bleu"}, "measure"),
                           ({"scope": "answer"}, "scope"), ({"model": str(tmp_path / "nope")}, "not a folder"),
@@ -179,7 +179,7 @@ def _inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_compare_semantic_in_process(tmp_path, embedder):
-    from qassess.compare import compare
+    from qassess.evaluate.compare import compare
 
     preds, gt, refs = _inputs(tmp_path)
     report = compare(preds, gt, refs, semantic=True)

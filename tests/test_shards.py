@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from qassess.images import PixelBudget, prefetch_images
-from qassess.runs import run_score
-from qassess.scoring import Settings
-from qassess.sources import discover_items
+from qassess.io.images import PixelBudget, prefetch_images
+from qassess.engines.local import run_score
+from qassess.core.assessor import Settings
+from qassess.io.sources import discover_items
 
 GENERATED = {"ok", "parse_error"}  # what the random tiny model's rows may be
 
@@ -159,8 +159,8 @@ def s3():
 
 
 def test_s3_listing_tables_and_captions(s3):
-    from qassess.captions import scan_captions
-    from qassess.tables import read_table
+    from qassess.io.captions import scan_captions
+    from qassess.io.tables import read_table
 
     items = discover_items([f"{s3}/photos/", f"{s3}/shards/part-0.parquet"])
     assert [i.path for i in items] == [f"{s3}/photos/broken.jpg", f"{s3}/photos/p0.jpg", f"{s3}/photos/p1.jpg",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qassess.synth import LEVELS, is_held_out, label_from_haarpsi, synthesize  # needs qassess[data], as CI has
+from qassess.synth.dataset import LEVELS, is_held_out, label_from_haarpsi, synthesize  # needs qassess[data], as CI has
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "data" / "photos"

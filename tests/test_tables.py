@@ -1,4 +1,4 @@
-"""qassess.tables, the one table reader: the messy cases each former reader handled, now shared by
+"""qassess.io.tables, the one table reader: the messy cases each former reader handled, now shared by
 compare, train and captions, plus Parquet (compare, train, caption tables) and UTF-16 / gzip everywhere."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qassess.captions import scan_captions
-from qassess.compare import compare
+from qassess.io.captions import scan_captions
+from qassess.evaluate.compare import compare
 from qassess.errors import UserError
-from qassess.tables import read_records, read_table
-from qassess.training_data import read_rows
+from qassess.io.tables import read_records, read_table
+from qassess.train.data import read_rows
 
 NAMES = [f"img{i:03d}.jpg" for i in range(30)]
 RNG = np.random.default_rng(5)

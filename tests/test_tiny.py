@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qassess.errors import UserError
-from qassess.testing import tiny
+from qassess.build import tiny
 
 
 def _digest(path: Path) -> str:

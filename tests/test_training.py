@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from qassess.cli import app
 from qassess.errors import UserError
-from qassess.recipes import DataSection, load_recipe
-from qassess.training_data import load_training_data, read_rows, reference_text
+from qassess.train.config import DataSection, load_recipe
+from qassess.train.data import load_training_data, read_rows, reference_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_RECIPE = ROOT / "recipes" / "tiny-cpu.yaml"
@@ -250,7 +250,7 @@ def test_merged_model_equals_base_plus_adapter(trained, tmp_path):
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from qassess.training import ensure_merged
+    from qassess.train.trainer import ensure_merged
 
     merged_dir = ensure_merged(trained)
     assert merged_dir == trained / "merged" and ensure_merged(trained) == merged_dir  # cached
@@ -283,9 +283,9 @@ def test_self_consistency_generates_with_the_live_policy(tiny_model, sample_data
     the policy's weights change."""
     import torch
 
-    from qassess.prompts import get_template
-    from qassess.policy import generate_with_trainer
-    from qassess.training import prepare
+    from qassess.core.prompts import get_template
+    from qassess.train.policy import generate_with_trainer
+    from qassess.train.trainer import prepare
 
     recipe = load_recipe(TINY_RECIPE, ["--model.name_or_path", str(tiny_model), "--data.scores",
                                        sample_data["scores"], "--data.images", sample_data["images"],
@@ -331,7 +331,7 @@ def test_prefill_reward_follows_the_policy(tiny_model, sample_data, tmp_path):
     """mode: prefill reads the live policy: changing the adapter changes the reward."""
     import torch
 
-    from qassess.training import prepare
+    from qassess.train.trainer import prepare
 
     recipe = load_recipe(TINY_RECIPE, [
         "--model.name_or_path", str(tiny_model), "--data.scores", sample_data["scores"], "--data.images",
@@ -364,8 +364,8 @@ def test_stage2_through_the_vllm_engine_uses_short_limits_and_restores_them(tiny
 
     from transformers import AutoProcessor
 
-    from qassess.prompts import get_template
-    from qassess.policy import generate_with_trainer
+    from qassess.core.prompts import get_template
+    from qassess.train.policy import generate_with_trainer
 
     processor = AutoProcessor.from_pretrained(tiny_model)
     tokenizer = processor.tokenizer

@@ -49,7 +49,7 @@ def _quiet_budget_warning() -> Iterator[None]:
 def _merged(adapter_dir: str):
     """The adapter merged into its base model, once (kept in ADAPTER_DIR/merged and reused)."""
     try:
-        from qassess.training import ensure_merged
+        from qassess.train.trainer import ensure_merged
     except ImportError as err:
         raise UserError(f"{adapter_dir} is a LoRA adapter and merging it needs peft ({one_line(err)}); "
                         "use --backend transformers") from None

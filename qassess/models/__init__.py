@@ -59,7 +59,7 @@ def resolve(model: str | None, presets_file: str | None = None) -> str:
 
 def resolve_model(model: str | None, presets_file: str | None = None, *, download: bool = True) -> Resolved:
     """Preset name, folder or hub id -> Resolved. `download=False` never lets anything be fetched."""
-    from qassess.presets import PACKAGED, get_preset
+    from qassess.models.presets import PACKAGED, get_preset
 
     given = DEFAULT_ID if is_default(model) else str(model)
     preset = get_preset(given, presets_file)
@@ -99,7 +99,7 @@ def resolve_model(model: str | None, presets_file: str | None = None, *, downloa
 def remote_model(model: str | None, presets_file: str | None = None) -> tuple[Resolved, str | None]:
     """A served model's Resolved (its path is the name the servers serve), and a local copy of it for the
     processor (pixel budget, placeholder ids) when one is here without any download, else None."""
-    from qassess.presets import get_preset
+    from qassess.models.presets import get_preset
 
     given = DEFAULT_ID if is_default(model) else str(model)
     try:

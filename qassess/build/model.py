@@ -1,0 +1,153 @@
+"""Build the shipped default model from a fresh clone (`make model`), stage by stage, resumably.
+
+    python -m qassess.model_build init   .cache/model/init   --data .cache/synth
+    python -m qassess.model_build vision .cache/model/init   -o .cache/model/vision --data .cache/synth
+    qassess train recipes/default/sft.yaml                   # TRL SFTTrainer: the output format
+    qassess train recipes/default/grpo.yaml                  # GRPO with the paper's four rewards
+    python -m qassess.model_build package runs/default-grpo/merged -o qassess/models/qassess-demo-v1
+
+`init` trains the tokenizer on the prompts and the synthetic references and writes a random
+Qwen2.5-VL of the `demo` shape (tied embeddings, ~5.8M parameters) whose patch embedding is a
+PCA whitening of real patches; `vision` trains the vision tower alone (qassess.vision_pretrain);
+`package` copies the final model into the package with its id. Each stage skips when its output exists.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+
+from qassess.errors import UserError
+
+MODEL_ID = "qassess-demo-v1"
+PATCH = 14
+# The pixel budget the default model was trained for: synthetic images are 308x224 (88 tokens).
+MIN_PIXELS = 4 * 28 * 28
+MAX_PIXELS = 100 * 28 * 28
+
+
+def _corpus(synth_dir: Path) -> list[str]:
+    from qassess.synth.text import target_text
+    from qassess.build.tiny import training_corpus
+    from qassess.train.data import reference_text
+
+    base = training_corpus()
+    rows = json.loads((synth_dir / "train.json").read_text(encoding="utf-8"))
+    rng = random.Random(0)
+    return base * 4 + [target_text(reference_text(r), float(r["normalized_score"]), rng) for r in rows]
+
+
+def init(out: Path, synth_dir: Path, seed: int = 0) -> Path:
+    import torch
+    from PIL import Image
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+    from qassess.build import tiny
+    from qassess.build.vision import load_rows, whitening_init
+
+    if (out / "model.safetensors").is_file():
+        return out
+    tokenizer = tiny.train_tokenizer(_corpus(synth_dir))
+    config = tiny._model_config(tiny.SHAPES["demo"], tokenizer, tie_embeddings=True)
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
+    processor = _processor(tokenizer)
+    rows = load_rows(synth_dir, "train")
+    sample = random.Random(seed).sample(rows, min(64, len(rows)))
+    whitening_init(model, processor.image_processor, [Image.open(r["path"]).convert("RGB") for r in sample], seed=seed)
+    end, im_end = tokenizer.convert_tokens_to_ids("<|endoftext|>"), tokenizer.convert_tokens_to_ids("<|im_end|>")
+    model.generation_config = GenerationConfig(bos_token_id=end, eos_token_id=[im_end, end], pad_token_id=end)
+    from qassess.io.results import replace_dir
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+
+    return replace_dir(out, write)
+
+
+def _processor(tokenizer):
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    from qassess.build.tiny import CHAT_TEMPLATE
+
+    size = {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS}
+    image = Qwen2VLImageProcessor(size=size, patch_size=PATCH, merge_size=2, temporal_patch_size=2)
+    video = Qwen2VLVideoProcessor(size=size, patch_size=PATCH, merge_size=2, temporal_patch_size=2)
+    return Qwen2_5_VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=video,
+                               chat_template=CHAT_TEMPLATE)
+
+
+def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 0, **options) -> Path:
+    import torch
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    from qassess.build.vision import VisionConfig, load_rows, pretrain_vision
+
+    if (out / "model.safetensors").is_file():
+        return out
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
+    processor = AutoProcessor.from_pretrained(model_dir)
+    history = pretrain_vision(model, processor.image_processor, load_rows(synth_dir, "train"),
+                              load_rows(synth_dir, "test"), VisionConfig(steps=steps, seed=seed, eval_every=max(1, steps // 4), **options),
+                              log=lambda m: print(m, flush=True))
+    from qassess.io.results import replace_dir
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        (tmp / "vision_pretrain.json").write_text(json.dumps(history) + "\n", encoding="utf-8")
+
+    return replace_dir(out, write)
+
+
+def package(model_dir: Path, out: Path) -> Path:
+    """Copy a trained model folder into the package, stamped with its id (what score rows name)."""
+    needed = ["config.json", "model.safetensors", "tokenizer.json", "processor_config.json"]
+    missing = [n for n in needed if not (model_dir / n).is_file()]
+    if missing:
+        raise UserError(f"{model_dir} is not a complete model folder (missing {', '.join(missing)})")
+    from qassess.io.results import replace_dir
+
+    def write(tmp: Path) -> None:
+        for f in sorted(model_dir.iterdir()):
+            if f.is_file() and f.suffix in (".json", ".safetensors", ".jinja", ".txt"):
+                shutil.copy(f, tmp / f.name)
+        (tmp / "qassess_model.json").write_text(json.dumps({"id": MODEL_ID}) + "\n", encoding="utf-8")
+
+    return replace_dir(out, write)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qassess.model_build", description=__doc__.split("\n")[0])
+    parser.add_argument("stage", choices=["init", "vision", "package"])
+    parser.add_argument("model", help="init: output folder; vision/package: the input model folder")
+    parser.add_argument("-o", "--out", help="output folder (vision, package)")
+    parser.add_argument("--data", default=".cache/synth", help="`qassess data synth` output folder")
+    parser.add_argument("--steps", type=int, default=700, help="vision pre-training steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cue-weight", type=float, default=1.0, help="vision: weight of the per-token cues (0: off)")
+    parser.add_argument("--lr", type=float, default=3e-4, help="vision: peak learning rate of the tower")
+    args = parser.parse_args(argv)
+    try:
+        if args.stage == "init":
+            path = init(Path(args.model), Path(args.data), args.seed)
+        elif not args.out:
+            raise UserError(f"{args.stage}: -o/--out is required")
+        elif args.stage == "vision":
+            path = vision(Path(args.model), Path(args.out), Path(args.data), args.steps, args.seed,
+                          cue_weight=args.cue_weight, lr=args.lr)
+        else:
+            path = package(Path(args.model), Path(args.out))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.stage}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The scoring core: settings, the assessor, prompts, completion parsing and ratings from probabilities."""

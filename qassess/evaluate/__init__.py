@@ -1,0 +1,1 @@
+"""Judging predictions: correlation metrics, `qassess compare`, agreement in meaning, the HTML report."""
