@@ -250,7 +250,7 @@ def test_merged_model_equals_base_plus_adapter(trained, tmp_path):
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from qassess.train.trainer import ensure_merged
+    from qassess.models.adapters import ensure_merged
 
     merged_dir = ensure_merged(trained)
     assert merged_dir == trained / "merged" and ensure_merged(trained) == merged_dir  # cached

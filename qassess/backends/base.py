@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from qassess.errors import UserError
+from qassess.errors import UserError, one_line
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -132,11 +132,6 @@ def normalize_dtype(dtype: str) -> str:
         return DTYPES[str(dtype).lower()]
     except KeyError:
         raise UserError(f"unknown dtype {dtype!r}; choose one of: auto, float32, bfloat16, float16") from None
-
-
-def one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def load_processor(model: str, *, trust_remote_code: bool = False):

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from qassess.backends.base import Backend, Completion, Request, Sampling, as_rgb, load_processor, one_line
-from qassess.errors import UserError
+from qassess.backends.base import Backend, Completion, Request, Sampling, as_rgb, load_processor
+from qassess.errors import UserError, one_line
 
 _OPTIONS = {"attn_implementation"}
 

@@ -12,9 +12,8 @@ import sys
 import warnings
 from typing import Any, Iterator, Sequence
 
-from qassess.backends.base import (Backend, Completion, Request, Sampling, as_rgb, load_processor, one_line,
-                                   read_model_config)
-from qassess.errors import UserError
+from qassess.backends.base import Backend, Completion, Request, Sampling, as_rgb, load_processor, read_model_config
+from qassess.errors import UserError, one_line
 
 # Passed straight to vllm.LLM when given as backend options (anything else is a typo, said so).
 _OPTIONS = {"gpu_memory_utilization", "tensor_parallel_size", "max_num_seqs", "enforce_eager", "seed",
@@ -49,7 +48,7 @@ def _quiet_budget_warning() -> Iterator[None]:
 def _merged(adapter_dir: str):
     """The adapter merged into its base model, once (kept in ADAPTER_DIR/merged and reused)."""
     try:
-        from qassess.train.trainer import ensure_merged
+        from qassess.models.adapters import ensure_merged
     except ImportError as err:
         raise UserError(f"{adapter_dir} is a LoRA adapter and merging it needs peft ({one_line(err)}); "
                         "use --backend transformers") from None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from qassess import models
-from qassess.errors import UserError
+from qassess.errors import UserError, one_line
 from qassess.core.parsing import Parsed, parse_completion
 from qassess.core.prompts import Template, get_template
 
@@ -238,7 +238,7 @@ class Assessor:
             except Exception as exc:  # noqa: BLE001
                 outs.append(exc)
         if all(isinstance(o, Exception) for o in outs):
-            raise UserError(f"generation failed for every input of a batch: {_one_line(first)}")
+            raise UserError(f"generation failed for every input of a batch: {one_line(first)}")
         return outs
 
     def _check_alive(self) -> None:
@@ -260,7 +260,7 @@ class Assessor:
         from qassess.core import rating_probs
 
         if isinstance(out, Exception):
-            return {**record, "status": "generation_error", "error": _one_line(out)}
+            return {**record, "status": "generation_error", "error": one_line(out)}
         read = None
         if self.settings.probs and any(c.scores is not None for c in out):
             def read(i: int, parsed: Parsed):
@@ -285,7 +285,7 @@ class Assessor:
         outs = self._generate(requests, 1)
         for r, out in zip(todo, outs):
             if isinstance(out, Exception):
-                r["self_check_error"] = _one_line(out)
+                r["self_check_error"] = one_line(out)
                 continue
             text = out[0].text
             parsed: Parsed = parse_completion(text)
@@ -313,7 +313,7 @@ class Assessor:
             raise UserError(f"--self-check-mode prefill: {exc}; use --self-check-mode generate") from None
         except Exception as exc:  # noqa: BLE001 - one batch's failure is recorded on its rows
             for r in todo:
-                r["self_check_error"] = _one_line(exc)
+                r["self_check_error"] = one_line(exc)
             return
         for r, row in zip(todo, rows):
             expected, _ = rating_probs.expected_rating([row])
@@ -395,8 +395,3 @@ class Assessor:
 def _stem(path: str | Path) -> str:
     """The file name without its extension, for local paths and URIs alike (s3://b/x.jpg -> x)."""
     return Path(str(path).rstrip("/").rsplit("/", 1)[-1]).stem
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."

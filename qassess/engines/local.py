@@ -123,7 +123,7 @@ def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Setti
     writer, done_rows = open_results(output, resume=resume, drop_errors=retry_errors,
                                      drop_statuses=("generation_error",))
     try:
-        _check_same_setup(done_rows, mode, settings, output)
+        check_same_setup(done_rows, mode, settings, output)
         done = {row_key(r["path"]) if mode == "image" else r["path"] for r in done_rows}
         todo, tally = remaining(items, keys, done, limit=limit, output=output, log=log)
         if not todo:
@@ -174,7 +174,7 @@ def _start_manifest(output: Path, assessor: Assessor, mode: str, *, fresh: bool,
     return manifest
 
 
-def _check_same_setup(rows: list[dict], mode: str, settings: Settings, output) -> None:
+def check_same_setup(rows: list[dict], mode: str, settings: Settings, output) -> None:
     from qassess.core.prompts import get_template
 
     want = {"mode": mode, "model": models.model_id(settings.model), "template": get_template(settings.template).name}

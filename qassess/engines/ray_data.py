@@ -61,7 +61,7 @@ def _read_batch(batch: "pa.Table", path_column: str) -> "pa.Table":
     """Add `_bytes` (None when unreadable) and `_read_error` to a batch of paths."""
     import pyarrow as pa
 
-    from qassess.backends.base import one_line
+    from qassess.errors import one_line
 
     data, errors = [], []
     for location in batch.column(path_column).to_pylist():

@@ -62,7 +62,7 @@ def list_shard_items(inputs: Sequence[str]) -> list:
 
 def _read_items(batch: dict) -> dict:
     """Encoded bytes (None when unreadable) and the reason, for a batch of shard items."""
-    from qassess.backends.base import one_line
+    from qassess.errors import one_line
 
     data, errors = [], []
     for item in batch["item"]:
@@ -168,7 +168,7 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
             replicas: int = 1, gpus_per_replica: float = 0, output_format: str = "jsonl", resume: bool = True,
             retry_errors: bool = False, limit: int | None = None, log=None):
     from qassess.engines import ray_output as shards
-    from qassess.engines.local import _check_same_setup, detect_mode, remaining
+    from qassess.engines.local import check_same_setup, detect_mode, remaining
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if not output or output == "-" or output.lower().endswith((".csv", ".jsonl", ".ndjson", ".parquet")):
@@ -194,7 +194,7 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
         if removed:
             log(f"--overwrite: removed {removed} shards from {output}")
     existing = shards.read_existing(output, drop_errors=retry_errors)
-    _check_same_setup(existing.rows, "image", settings, output)
+    check_same_setup(existing.rows, "image", settings, output)
     if existing.duplicates:
         log(f"dropped {existing.duplicates} duplicate rows from {output} (a write retried after it landed)")
     todo, tally = remaining(todo_all, todo_all, {row["path"] for row in existing.rows}, limit=limit,

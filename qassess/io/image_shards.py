@@ -23,9 +23,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator
 
-from qassess.errors import UserError
-from qassess.io.images import ImageLoadError
-from qassess.io.sources import IMAGE_EXTENSIONS
+from qassess.errors import UserError, one_line
+from qassess.io.images import IMAGE_EXTENSIONS, ImageLoadError
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +47,6 @@ class _Opener:
         with open(self.path, "rb") as fh:
             fh.seek(start)
             return fh.read(size)
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
 
 
 # ------------------------------------------------------------------------------------------- tar
@@ -86,12 +80,12 @@ class TarShard:
                     samples[key].append(info)
         except tarfile.ReadError as exc:
             if not order:
-                raise UserError(f"{self.label}: not a readable tar file ({_reason(exc)})") from None
-            broken = f"the tar breaks off after {len(order)} samples ({_reason(exc)})"
+                raise UserError(f"{self.label}: not a readable tar file ({one_line(exc, 200)})") from None
+            broken = f"the tar breaks off after {len(order)} samples ({one_line(exc, 200)})"
         except (OSError, EOFError) as exc:
             if not order:
-                raise UserError(f"cannot read {self.label}: {_reason(exc)}") from None
-            broken = f"the tar breaks off after {len(order)} samples ({_reason(exc)})"
+                raise UserError(f"cannot read {self.label}: {one_line(exc, 200)}") from None
+            broken = f"the tar breaks off after {len(order)} samples ({one_line(exc, 200)})"
         for key in order:
             image = next((m for m in samples[key] if os.path.splitext(m.name)[1].lower() in IMAGE_EXTENSIONS), None)
             if image is None:
@@ -109,7 +103,7 @@ class TarShard:
         try:
             data = self._opener.read_range(offset, size)
         except OSError as exc:
-            raise ImageLoadError(f"cannot read tar member {name}: {_reason(exc)}") from None
+            raise ImageLoadError(f"cannot read tar member {name}: {one_line(exc, 200)}") from None
         if len(data) != size:
             raise ImageLoadError(f"tar member {name} is truncated ({len(data)} of {size} bytes)")
         return data
@@ -175,7 +169,7 @@ class ParquetShard:
         try:
             self.column = image_column(self._parquet().schema_arrow)
         except (pa.ArrowException, OSError) as exc:
-            raise UserError(f"{self.label}: not a readable Parquet file ({_reason(exc)})") from None
+            raise UserError(f"{self.label}: not a readable Parquet file ({one_line(exc, 200)})") from None
         return self.column is not None
 
     def members(self) -> Iterator[tuple[str, Any]]:
@@ -209,7 +203,7 @@ class ParquetShard:
         except ImageLoadError:
             raise
         except Exception as exc:  # noqa: BLE001 - pyarrow/IO errors on a damaged row group
-            raise ImageLoadError(f"cannot read row group {group}: {_reason(exc)}") from None
+            raise ImageLoadError(f"cannot read row group {group}: {one_line(exc, 200)}") from None
         if isinstance(cell, dict):
             data = cell.get("bytes")
             if data is None:

@@ -6,6 +6,7 @@ reason; nothing half-decoded is ever returned. `prefetch_images` runs the loader
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -14,7 +15,15 @@ from typing import Any, Iterator, Sequence
 
 from PIL import Image, ImageFile
 
-from qassess.errors import UserError
+from qassess.errors import UserError, one_line
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+
+
+def is_image_name(name: str) -> bool:
+    """Whether a file name has one of the extensions the loader reads."""
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 # Qwen's processor refuses images more elongated than this (smart_resize raises).
 MAX_ASPECT_RATIO = 200
@@ -97,11 +106,6 @@ def _open_formats() -> list[str]:
     return [f for f in _ALLOWED_FORMATS if f in Image.OPEN]
 
 
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _orientation(im: Image.Image) -> int:
     """EXIF orientation (1 when absent). Unreadable EXIF counts as absent, as in browsers."""
     try:
@@ -173,7 +177,7 @@ def _flatten(im: Image.Image) -> Image.Image:
     try:
         return im.convert("RGB")  # YCbCr, HSV, ...
     except ValueError as e:
-        raise ImageLoadError(f"unsupported colour mode {mode}: {_one_line(e)}") from None
+        raise ImageLoadError(f"unsupported colour mode {mode}: {one_line(e)}") from None
 
 
 def _on_white(im: Image.Image) -> Image.Image:
@@ -265,13 +269,13 @@ def load_image(source: str | Path | bytes, budget: PixelBudget | None) -> Image.
         raise ImageLoadError("not a supported image file (JPEG, PNG, WebP, GIF, BMP, TIFF, PPM, JPEG 2000, "
                              "AVIF, ICO), or a corrupt one") from None
     except OSError as e:
-        text = _one_line(e)
+        text = one_line(e)
         kind = "truncated image" if "truncated" in text else "cannot decode image"
         raise ImageLoadError(f"{kind}: {text}") from None
     except MemoryError:
         raise ImageLoadError("out of memory while decoding") from None
     except Exception as e:  # Pillow raises many types on hostile files (SyntaxError, struct.error...)
-        raise ImageLoadError(f"cannot decode image: {type(e).__name__}: {_one_line(e)}") from None
+        raise ImageLoadError(f"cannot decode image: {type(e).__name__}: {one_line(e)}") from None
 
     if target is not None and (flat.size != target or (box is not None and box != (0, 0, *flat.size))):
         flat = flat.resize(target, Image.Resampling.LANCZOS, box=box)

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from qassess.errors import UserError
+from qassess.io.images import IMAGE_EXTENSIONS, is_image_name
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 
 
 def walk_files(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -> Iterator[tuple[Path, str]]:
@@ -62,10 +61,6 @@ def walk_files(root: Path, accept: Callable[[str], bool], seen_dirs: set[str]) -
             log.warning("skipping %s: %s", entry.path, e.strerror or e)
 
 
-def _is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
 def collect_files(paths: Sequence[str | Path], accept: Callable[[str], bool]) -> list[Path]:
     """Inputs in the order given, folders walked, de-duplicated by real path (first spelling kept)."""
     found: list[Path] = []
@@ -88,7 +83,7 @@ def collect_files(paths: Sequence[str | Path], accept: Callable[[str], bool]) ->
 
 def discover_images(paths: Sequence[str | Path]) -> list[Path]:
     """Image files among `paths` (files, or folders searched recursively), in a deterministic order."""
-    found = collect_files(paths, _is_image_name)
+    found = collect_files(paths, is_image_name)
     if not found:
         where = ", ".join(str(p) for p in paths) or "(no inputs given)"
         raise UserError(f"no images found in {where} (accepted extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})")
@@ -143,7 +138,7 @@ def row_key(path: str) -> str:
 
 
 def _is_input_name(name: str) -> bool:
-    return _is_image_name(name) or os.path.splitext(name)[1].lower() in SHARD_SUFFIXES
+    return is_image_name(name) or os.path.splitext(name)[1].lower() in SHARD_SUFFIXES
 
 
 def iter_image_items(inputs: Sequence[str | Path]) -> Iterator[ImageItem]:

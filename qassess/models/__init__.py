@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from qassess.errors import UserError
+from qassess.errors import UserError, one_line
 
 DEFAULT_ID = "qassess-demo-v1"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -167,7 +167,7 @@ def hub_offline_reason(timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
             socket.create_connection((host, port), timeout=timeout).close()
             result.append(None)
         except OSError as exc:
-            result.append(" ".join(str(exc).split()) or type(exc).__name__)
+            result.append(one_line(exc, limit=10**6))
 
     thread = threading.Thread(target=probe, daemon=True)
     thread.start()
@@ -183,8 +183,7 @@ def _snapshot(hub_id: str, revision: str | None, patterns: list[str] | None) -> 
 
         return snapshot_download(hub_id, revision=revision, allow_patterns=patterns)
     except Exception as exc:  # noqa: BLE001 - any download failure is one line for the user
-        text = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise UserError(f"cannot download {hub_id}: {text}") from None
+        raise UserError(f"cannot download {hub_id}: {one_line(exc)}") from None
 
 
 def download(preset, log=print) -> str:

@@ -145,7 +145,7 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     from PIL import Image
 
     from qassess.io.images import ImageLoadError, load_image
-    from qassess.io.sources import _is_image_name, collect_files
+    from qassess.io.sources import collect_files, is_image_name as _is_image_name
     from qassess.synth.text import describe, photo_strengths
 
     out = Path(out)

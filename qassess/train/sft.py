@@ -90,8 +90,9 @@ def prepare_sft(recipe: Recipe, show_progress: bool = True, say: Callable[[str],
     from trl import SFTTrainer
 
     from qassess.core.prompts import get_template
-    from qassess.train.trainer import (Prepared, _callbacks, _one_line, default_output_dir, freeze_vision, lora_config,
-                                  resume_checkpoint)
+    from qassess.errors import one_line as _one_line
+    from qassess.train.common import (Prepared, callbacks as _callbacks, default_output_dir, freeze_vision, lora_config,
+                                      resume_checkpoint)
     from qassess.train.data import load_training_data
 
     template = get_template(recipe.template)

@@ -16,84 +16,16 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from qassess.errors import UserError
+from qassess.errors import UserError, one_line
+from qassess.models.adapters import MERGED_DIR, merge_adapter
 from qassess.train.config import Recipe, to_dict
-from qassess.train.data import TrainingData, build_dataset, load_training_data
+from qassess.train.common import Prepared, callbacks, default_output_dir, freeze_vision, lora_config, resume_checkpoint
+from qassess.train.data import build_dataset, load_training_data
 
 RUN_INFO = "qassess_train.json"
-LOG_FILE = "train_log.jsonl"
-MERGED_DIR = "merged"
-
-
-# -------------------------------------------------------------------------------------- callbacks
-
-
-def _callbacks(output_dir: Path, show_progress: bool) -> list:
-    from transformers import TrainerCallback
-
-    class JsonlLog(TrainerCallback):
-        """Every log TRL emits (loss, reward, rewards/<name>/mean, step_time...) as one JSON line."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero or not logs:
-                return
-            record = {"step": state.global_step, "time": round(time.time(), 3)}
-            record.update({k: _plain(v) for k, v in logs.items()})
-            with open(output_dir / LOG_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-
-    class Progress(TrainerCallback):
-        """A rich progress bar with the latest reward and per-reward means."""
-
-        def __init__(self):
-            self.progress = None
-            self.task = None
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            if not state.is_world_process_zero:
-                return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), TextColumn("{task.description}"), transient=False)
-            self.progress.start()
-            self.task = self.progress.add_task("", total=state.max_steps, completed=state.global_step)
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if self.progress is not None:
-                self.progress.update(self.task, completed=state.global_step)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if self.progress is None or not logs:
-                return
-            if not isinstance(logs.get("reward"), (int, float)):  # SFT: the loss
-                if isinstance(logs.get("loss"), (int, float)):
-                    self.progress.update(self.task, description=f"loss {logs['loss']:.3f}")
-                    self.progress.console.print(f"step {state.global_step}: loss {logs['loss']:.4f}", highlight=False)
-                return
-            parts = [f"reward {logs['reward']:.3f}"]
-            parts += [f"{k.split('/')[1]} {v:.3f}" for k, v in logs.items()
-                      if k.startswith("rewards/") and k.endswith("/mean") and isinstance(v, (int, float))]
-            self.progress.update(self.task, description=parts[0])
-            self.progress.console.print(f"step {state.global_step}: " + ", ".join(parts), highlight=False,
-                                        soft_wrap=True)
-
-        def on_train_end(self, args, state, control, **kwargs):
-            if self.progress is not None:
-                self.progress.stop()
-                self.progress = None
-
-    return [JsonlLog()] + ([Progress()] if show_progress else [])
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
 
 
 # ------------------------------------------------------------------------------------------- wiring
@@ -117,62 +49,6 @@ def grpo_config(recipe: Recipe, output_dir: Path, reward_weights: list[float] | 
         return GRPOConfig(**kwargs)
     except (ValueError, TypeError) as exc:
         raise UserError(f"training: {' '.join(str(exc).split())}") from None
-
-
-def lora_config(recipe: Recipe):
-    """LoRA on the language model's projections; the vision tower stays frozen unless asked otherwise."""
-    if not recipe.lora.enabled:
-        return None
-    from peft import LoraConfig
-
-    section = recipe.lora
-    if section.r < 1 or not section.target_modules:
-        raise UserError("lora: r must be >= 1 and target_modules must not be empty")
-    return LoraConfig(
-        r=section.r,
-        lora_alpha=section.alpha,
-        lora_dropout=section.dropout,
-        target_modules=list(section.target_modules),
-        exclude_modules=r".*\bvisual\b.*" if section.freeze_vision else None,
-        task_type="CAUSAL_LM",
-    )
-
-
-def resume_checkpoint(recipe: Recipe, output_dir: Path) -> str | None:
-    """`training.resume_from_checkpoint`: a path, `last`, `false` (start over), or unset: the last
-    checkpoint in the output directory when there is one."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    value = recipe.training.get("resume_from_checkpoint")
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    if value is None:
-        return last
-    text = str(value).strip()
-    if text.lower() in ("false", "no", "none", ""):
-        return None
-    if text.lower() in ("last", "true", "yes"):
-        if last is None:
-            raise UserError(f"resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
-        return last
-    if not Path(text).is_dir():
-        raise UserError(f"resume_from_checkpoint: not a folder: {text}")
-    return text
-
-
-def default_output_dir(recipe: Recipe) -> Path:
-    if recipe.training.get("output_dir"):
-        return Path(recipe.training["output_dir"])
-    return Path("runs") / (Path(recipe.source).stem if recipe.source else "qassess-train")
-
-
-@dataclass
-class Prepared:
-    """Everything `train` builds before training starts (tests and the benchmark use it directly)."""
-
-    trainer: Any
-    data: TrainingData
-    output_dir: Path
-    resume_from: str | None
 
 
 def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], None] = print) -> Prepared:
@@ -199,7 +75,7 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
     try:
         processor = AutoProcessor.from_pretrained(recipe.model.name_or_path, padding_side="left")
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load the processor of {recipe.model.name_or_path}: {_one_line(exc)}") from None
+        raise UserError(f"cannot load the processor of {recipe.model.name_or_path}: {one_line(exc)}") from None
     if not hasattr(processor, "image_processor"):
         raise UserError(f"{recipe.model.name_or_path} has no image processor: is it a vision-language model?")
 
@@ -211,10 +87,10 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
             train_dataset=dataset,
             processing_class=processor,
             peft_config=lora_config(recipe),
-            callbacks=_callbacks(output_dir, show_progress),
+            callbacks=callbacks(output_dir, show_progress),
         )
     except OSError as exc:
-        raise UserError(f"cannot load model {recipe.model.name_or_path}: {_one_line(exc)}") from None
+        raise UserError(f"cannot load model {recipe.model.name_or_path}: {one_line(exc)}") from None
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our progress line replaces raw dict printing
@@ -223,14 +99,6 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
         if hasattr(reward, "bind_trainer"):
             reward.bind_trainer(trainer)
     return Prepared(trainer, data, output_dir, resume_from)
-
-
-def freeze_vision(trainer, recipe: Recipe) -> None:
-    """Full fine-tuning with `lora.freeze_vision`: the vision tower keeps its weights (LoRA excludes it)."""
-    if not recipe.lora.enabled and recipe.lora.freeze_vision:
-        for name, parameter in trainer.model.named_parameters():
-            if ".visual." in f".{name}":
-                parameter.requires_grad_(False)
 
 
 def train(recipe: Recipe, show_progress: bool = True, say: Callable[[str], None] = print) -> Path:
@@ -275,56 +143,3 @@ def _pin_base_model(output_dir: Path, base: str) -> None:
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["base_model_name_or_path"] = str(Path(base).resolve())
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-
-
-def base_model_of(adapter_dir: str | Path) -> str:
-    """The base model an adapter directory was trained on (from adapter_config.json)."""
-    config_path = Path(adapter_dir) / "adapter_config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"not a LoRA adapter directory: {adapter_dir} ({exc})") from None
-    base = config.get("base_model_name_or_path")
-    if not base:
-        raise UserError(f"{config_path} names no base_model_name_or_path")
-    return base
-
-
-def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "auto") -> Path:
-    """Base model + LoRA merged into a plain model directory (with the processor): what vLLM loads."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
-    base = base_model_of(adapter_dir)
-    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
-    try:
-        model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch_dtype)
-    except OSError as exc:
-        raise UserError(f"cannot load the base model {base} of {adapter_dir}: {_one_line(exc)}") from None
-    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    from qassess.io.results import replace_dir
-
-    def write(tmp: Path) -> None:
-        merged.save_pretrained(str(tmp))
-        AutoProcessor.from_pretrained(str(adapter_dir)).save_pretrained(str(tmp))
-
-    return replace_dir(out_dir, write)
-
-
-def ensure_merged(adapter_dir: str | Path, dtype: str = "auto") -> Path:
-    """`adapter_dir/merged`, written on first use (or when older than the adapter): for backends, such as
-    vLLM, that load plain model directories only."""
-    adapter_dir = Path(adapter_dir)
-    merged = adapter_dir / MERGED_DIR
-    adapter = adapter_dir / "adapter_model.safetensors"
-    done = merged / "config.json"
-    if done.is_file() and (not adapter.is_file() or done.stat().st_mtime >= adapter.stat().st_mtime):
-        return merged
-    return merge_adapter(adapter_dir, merged, dtype=dtype)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."

@@ -18,6 +18,7 @@ from typing import Any
 
 from qassess.errors import UserError
 from qassess.core.parsing import extract_block, matches_format, parse_completion
+from qassess.train.rewards.common import column, completion_text
 
 RewardFn = Callable[..., list[float | None]]
 # (conversations, max_new_tokens, temperature) -> one decoded completion per conversation
@@ -29,18 +30,6 @@ MEASURES = ("precision", "recall", "f1")
 SCOPES = ("completion", "caption_think")
 STAGE2_INPUTS = ("caption", "before_answer")
 SELF_CONSISTENCY_MODES = ("generate", "prefill")
-
-
-def completion_text(completion: Any) -> str:
-    """The assistant text of one TRL completion (a string, or a list of chat messages)."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and completion:
-        content = completion[-1].get("content", "") if isinstance(completion[-1], dict) else ""
-        if isinstance(content, list):  # structured blocks
-            return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        return content or ""
-    return ""
 
 
 def cosine_score(predicted: float | None, truth: float, threshold: float) -> float:
@@ -56,15 +45,6 @@ def cosine_score(predicted: float | None, truth: float, threshold: float) -> flo
 def _check_threshold(threshold: float) -> None:
     if not threshold > 0:
         raise UserError(f"reward threshold must be > 0, got {threshold}")
-
-
-def _column(kwargs: dict, name: str, n: int) -> list:
-    values = kwargs.get(name)
-    if values is None:
-        raise ValueError(f"reward needs the dataset column {name!r}; columns given: {sorted(kwargs)}")
-    if len(values) != n:
-        raise ValueError(f"column {name!r} has {len(values)} values for {n} completions")
-    return list(values)
 
 
 # ----------------------------------------------------------------------------------------- factories
@@ -91,7 +71,7 @@ def prediction_reward(threshold: float = 0.35) -> RewardFn:
     _check_threshold(threshold)
 
     def prediction(completions, **kwargs) -> list[float | None]:
-        truths = _column(kwargs, "score", len(completions))
+        truths = column(kwargs, "score", len(completions))
         ratings = [parse_completion(completion_text(c)).rating for c in completions]
         return [cosine_score(p, s, threshold) for p, s in zip(ratings, truths)]
 
@@ -103,7 +83,7 @@ def threshold_reward(threshold: float = 0.35, value: float = 1.0) -> RewardFn:
     _check_threshold(threshold)
 
     def threshold_(completions, **kwargs) -> list[float | None]:
-        truths = _column(kwargs, "score", len(completions))
+        truths = column(kwargs, "score", len(completions))
         ratings = [parse_completion(completion_text(c)).rating for c in completions]
         return [value if p is not None and abs(p - s) < threshold else 0.0 for p, s in zip(ratings, truths)]
 
@@ -134,7 +114,7 @@ def reasoning_reward(measure: str = "precision", floor: float = 0.1, scope: str 
         return " ".join(p for p in parts if p)
 
     def reasoning(completions, **kwargs) -> list[float | None]:
-        references = _column(kwargs, "reference", len(completions))
+        references = column(kwargs, "reference", len(completions))
         rewards: list[float | None] = []
         for completion, reference in zip(completions, references):
             reference = (reference or "").strip()
@@ -246,7 +226,7 @@ class SelfConsistencyReward:
         return [parse_completion(o).rating for o in outputs]
 
     def __call__(self, completions, **kwargs) -> list[float | None]:
-        truths = _column(kwargs, "score", len(completions))
+        truths = column(kwargs, "score", len(completions))
         sources = [self.stage2_text(completion_text(c)) for c in completions]
         deduped = self.dedupe or self.mode == "prefill"  # prefill never goes through TRL's vLLM slicing
         if deduped:

@@ -35,7 +35,7 @@ def make_reward(mode: str = "embedding", measure: str = "similarity", floor: flo
                 scope: str = "caption_think", model: str | None = None,
                 threshold: float = semantic.DEFAULT_THRESHOLD):
     """A TRL reward function `(completions, reference=..., **columns) -> list[float]` (see the module)."""
-    from qassess.train.rewards import _column, completion_text
+    from qassess.train.rewards.common import column as read_column, completion_text
 
     if mode not in MODES:
         raise UserError(f"semantic reward: mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -50,7 +50,7 @@ def make_reward(mode: str = "embedding", measure: str = "similarity", floor: flo
     column = semantic.MEASURES.index(measure)
 
     def semantic_(completions, **kwargs) -> list[float | None]:
-        references = [(r or "").strip() for r in _column(kwargs, "reference", len(completions))]
+        references = [(r or "").strip() for r in read_column(kwargs, "reference", len(completions))]
         texts = [scoped_text(completion_text(c), scope).strip() for c in completions]
         todo = [i for i, (r, t) in enumerate(zip(references, texts)) if r and t]
         rewards: list[float | None] = [floor] * len(completions)
