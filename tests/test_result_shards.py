@@ -32,7 +32,7 @@ def test_duplicates_and_unfinished_writes_are_not_read_twice(tmp_path):
 
 
 def test_jsonl_shards_hold_the_local_run_lines(tmp_path):
-    from qassess.io.results import FIELDS
+    from qassess.core.record import FIELDS
 
     data = shards.encode([row("/x/1.png")], "jsonl").decode()
     assert list(json.loads(data)) == FIELDS and data.endswith("\n")

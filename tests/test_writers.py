@@ -3,7 +3,8 @@ import json
 import pytest
 
 from qassess.errors import UserError
-from qassess.io.results import FIELDS, open_results, output_format, read_complete
+from qassess.core.record import FIELDS
+from qassess.io.results import open_results, output_format, read_complete
 
 ROWS = [
     {"id": "a", "path": "p/a.jpg", "rating": 3.5, "caption": 'multi\nline, "quoted"\u2028 é', "status": "ok",

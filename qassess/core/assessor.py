@@ -250,10 +250,10 @@ class Assessor:
 
     # -- records -------------------------------------------------------------------------------
     def _base(self, mode: str, id_: str, path: str) -> dict:
-        from qassess.io.results import FIELDS
+        from qassess.core import record
 
         s = self.settings
-        return {**dict.fromkeys(FIELDS), "id": id_, "path": path, "mode": mode, "model": models.model_id(s.model), "backend": self.backend_name,
+        return {**record.empty(), "id": id_, "path": path, "mode": mode, "model": models.model_id(s.model), "backend": self.backend_name,
                 "template": self.template.name}
 
     def _finish(self, record: dict, out: list | Exception) -> dict:

@@ -13,7 +13,8 @@ from qassess import models
 from qassess.errors import UserError
 from qassess.core.assessor import Assessor, Settings
 from qassess.io.sources import row_key
-from qassess.io.results import SETUP_FIELDS, open_results
+from qassess.core.record import SETUP_FIELDS
+from qassess.io.results import open_results
 
 CAPTION_TABLES = {".csv", ".jsonl", ".ndjson", ".json", ".tsv"}
 

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Sequence
 
 from qassess.errors import UserError
-from qassess.io.results import FIELDS, SETUP_FIELDS, ResultWriter, output_format, read_complete
+from qassess.core.record import SETUP_FIELDS, typed
+from qassess.io.results import ResultWriter, output_format, read_complete
 
 RESULT_SUFFIXES = (".jsonl", ".ndjson", ".csv")
-NUMERIC = ("rating", "rating_std", "self_check_rating", "self_check_gap")
-INTEGER = ("pixels", "max_pixels")
 RETRYABLE = "generation_error"
 
 
@@ -78,26 +77,6 @@ def expand_inputs(items: Sequence[str | Path], exclude: Path | None = None) -> l
     return out
 
 
-def _typed(row: dict) -> dict:
-    """A row read from CSV (all text) with the types a JSONL row has; JSONL rows pass unchanged."""
-    out = {k: row.get(k) for k in FIELDS}
-    for k, v in out.items():
-        if v == "":
-            out[k] = None
-    for k in NUMERIC + INTEGER:
-        if isinstance(out[k], str):
-            try:
-                out[k] = int(out[k]) if k in INTEGER else float(out[k])
-            except ValueError:
-                pass
-    if isinstance(out["ratings"], str):
-        try:
-            out["ratings"] = json.loads(out["ratings"])
-        except ValueError:
-            pass
-    return out
-
-
 def read_rows(path: Path) -> list[dict]:
     try:
         rows, _ = read_complete(path, output_format(path))
@@ -107,7 +86,7 @@ def read_rows(path: Path) -> list[dict]:
         raise UserError(f"cannot read {path}: {err.strerror or err}") from None
     if rows and not all("status" in r and ("path" in r or "id" in r) for r in rows[:1]):
         raise UserError(f"{path} is not a qassess result file (no status/path columns)")
-    return [_typed(r) for r in rows]
+    return [typed(r) for r in rows]
 
 
 def _key(row: dict) -> str:

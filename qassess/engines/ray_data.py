@@ -17,6 +17,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
+from qassess.core.record import to_arrow
 from qassess.errors import UserError
 from qassess.core.assessor import DEFAULT_BATCH, DEFAULT_BATCH_OTHER, Settings
 
@@ -27,26 +28,6 @@ if TYPE_CHECKING:
 # Stages that only move bytes reserve no CPU: on a node whose cores all belong to replicas they would
 # otherwise wait for ever behind them (Ray schedules by reserved resources, not load).
 IO_CPUS = 0
-
-
-def records_schema() -> "pa.Schema":
-    """The Arrow schema of qassess records (writers.FIELDS): fixed, so every block and shard agree even
-    when a column is empty in one of them."""
-    import pyarrow as pa
-
-    from qassess.io.results import FIELDS
-
-    types = {"rating": pa.float64(), "rating_std": pa.float64(), "self_check_rating": pa.float64(),
-             "self_check_gap": pa.float64(), "ratings": pa.list_(pa.float64()), "pixels": pa.int64(),
-             "max_pixels": pa.int64()}
-    return pa.schema([(name, types.get(name, pa.string())) for name in FIELDS])
-
-
-def to_table(records: list[dict]) -> "pa.Table":
-    import pyarrow as pa
-
-    schema = records_schema()
-    return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in records], schema=schema)
 
 
 def read_bytes(location: str) -> bytes:
@@ -114,14 +95,14 @@ class Scorer:
                   else [None] * len(paths))
         ids = ([str(i) for i in batch.column(self.id_column).to_pylist()] if self.id_column else None)
         loaded = list(self.pool.map(self._load, zip(paths, data, errors)))
-        return to_table(self.assessor.score_loaded(loaded, self.budget.max_pixels, ids))
+        return to_arrow(self.assessor.score_loaded(loaded, self.budget.max_pixels, ids))
 
 
 def score_dataset(dataset: "ray.data.Dataset", settings: Settings | None = None, *, replicas: int = 1,
                   gpus_per_replica: float = 0, cpus_per_replica: float = 1, path_column: str = "path",
                   bytes_column: str | None = None, id_column: str | None = None,
                   batch_size: int | None = None, **options: Any) -> "ray.data.Dataset":
-    """A Ray Dataset of qassess records (the columns of writers.FIELDS), one per input row; lazy, as
+    """A Ray Dataset of qassess records (the columns of `qassess.core.record`), one per input row; lazy, as
     Ray Datasets are: nothing runs until it is consumed or written.
 
     `dataset` has a `path_column` (a local path or fsspec URI, kept as the record's path) and, when

@@ -57,10 +57,10 @@ def encode(records: list[dict], fmt: str) -> bytes:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        from qassess.engines.ray_data import to_table
+        from qassess.core.record import to_arrow
 
         buf = io.BytesIO()
-        pq.write_table(to_table(records), buf)
+        pq.write_table(to_arrow(records), buf)
         return buf.getvalue()
     from qassess.io.results import ResultWriter
 

@@ -1,7 +1,8 @@
 """Result files that survive crashes: rows are appended and flushed per batch, and a rerun resumes.
 
 A kill can leave at most one partial record at the end; `open_results` cuts it off, so a resumed run
-never duplicates or loses a finished row. The format follows the extension (.csv, .jsonl/.ndjson).
+never duplicates or loses a finished row. The format follows the extension (.csv, .jsonl/.ndjson); the columns are the record's
+(`qassess.core.record`).
 """
 from __future__ import annotations
 
@@ -14,15 +15,9 @@ import sys
 from pathlib import Path
 from typing import IO, Iterable
 
+from qassess.core.record import FIELDS
 from qassess.errors import UserError
 
-FIELDS = [
-    "id", "path", "mode", "model", "backend", "template", "rating", "caption", "reasoning", "raw",
-    "status", "error", "ratings", "rating_std", "rating_expected", "rating_probs", "self_check_rating", "self_check_gap", "self_check_raw",
-    "self_check_error", "pixels", "max_pixels",
-]
-# A resumed run must not mix results of another set-up into one file.
-SETUP_FIELDS = ("mode", "model", "template")
 
 
 def output_format(path: str | Path) -> str:

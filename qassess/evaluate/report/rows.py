@@ -12,13 +12,15 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from qassess.core import record
 from qassess.evaluate import metrics
 from qassess.errors import UserError
 
-# Columns of a qassess output read besides the ones `load_predictions` takes (id, rating, status, error).
-EXTRA_COLUMNS = {"id": "text", "path": "text", "mode": "text", "model": "text", "template": "text", "backend": "text",
-                 "caption": "text", "reasoning": "text", "raw": "text", "ratings": "text", "rating_std": "number", "rating_expected": "number",
-                 "self_check_gap": "number", "self_check_error": "text", "pixels": "number"}
+# Columns of a qassess output read besides the ones `load_predictions` takes (id, rating, status, error),
+# each as the table reader's number or text (lists stay JSON text) by its type in the record schema.
+EXTRA_COLUMNS = {name: "number" if record.KIND[name] in ("float", "int") else "text"
+                 for name in ("id", "path", "mode", "model", "template", "backend", "caption", "reasoning", "raw",
+                              "ratings", "rating_std", "rating_expected", "self_check_gap", "self_check_error", "pixels")}
 RAW_CHARS = 4000  # the generated text of a failed row, shown to say why it failed (cut beyond this)
 
 
