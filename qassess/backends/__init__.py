@@ -1,12 +1,11 @@
 """Generation backends by name: built-ins, plugins, and `auto` (which weighs vLLM's start-up cost).
 
-Backends are registered as "module:Class" strings, so nothing heavy is imported until one is created.
-Plugins register under the entry-point group "qassess.backends" (name = "module:Class"); they cannot
-shadow the built-in names.
+Backends are entries of a `qassess.registry.Registry`: "module:Class" strings, so nothing heavy is
+imported until one is created. Plugins register under the entry-point group "qassess.backends"
+(name = "module:Class"), exactly as the built-ins are; they cannot shadow the built-in names.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.metadata as metadata
 import importlib.util
 import math
@@ -14,13 +13,17 @@ from typing import Any
 
 from qassess.backends.base import Backend, Request, Sampling, check_model, read_model_config
 from qassess.errors import UserError
+from qassess.registry import Registry, load_target
 
-ENTRY_POINT_GROUP = "qassess.backends"
 BUILTIN = {
     "vllm": "qassess.backends.vllm_backend:VLLMBackend",
     "transformers": "qassess.backends.transformers_backend:TransformersBackend",
     "openai": "qassess.backends.openai_backend:OpenAIBackend",  # OpenAI-compatible servers (vllm serve)
 }
+BACKENDS = Registry("backend")
+for _name, _target in BUILTIN.items():
+    BACKENDS.register(_name, _target)
+ENTRY_POINT_GROUP = BACKENDS.group
 
 # Break-even on CPU, measured (stack.md): vLLM's extra ~30 s of start-up pays off from ~90-140 images
 # on a ~25M-parameter model. Per-image compute grows with model size, so the break-even shrinks in
@@ -33,16 +36,12 @@ __all__ = ["Backend", "Request", "Sampling", "available_backends", "backend_clas
 
 def available_backends() -> dict[str, str]:
     """Every name create_backend accepts (besides "auto"), mapped to its "module:Class"."""
-    found = dict(BUILTIN)
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)
-    return found
+    return BACKENDS.targets()
 
 
 def _load_class(name: str, target: str) -> type[Backend]:
-    module_name, _, attr = target.partition(":")
     try:
-        cls = getattr(importlib.import_module(module_name), attr)
+        cls = load_target(target)
     except (ImportError, AttributeError, ValueError) as err:
         raise UserError(f"backend {name!r} ({target}) cannot be loaded: {err}") from None
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
@@ -53,7 +52,7 @@ def _load_class(name: str, target: str) -> type[Backend]:
 def backend_class(name: str) -> type[Backend]:
     backends = available_backends()
     if name not in backends:
-        raise UserError(f"unknown backend {name!r}; choose auto or one of: {', '.join(sorted(backends))}")
+        raise BACKENDS.unknown(name, f"choose auto or one of: {', '.join(sorted(backends))}")
     return _load_class(name, backends[name])
 
 

@@ -28,7 +28,7 @@ class Sampling:
     temperature: float = 0.0  # 0 => greedy
     top_p: float = 1.0
     top_k: int = 0  # 0 => off
-    max_new_tokens: int = 512
+    max_new_tokens: int = 1024
     n: int = 1  # samples per request, in ONE request (vLLM SamplingParams.n; HF num_return_sequences)
     seed: int | None = None
     min_new_tokens: int = 0  # end-of-sequence is suppressed before this (benchmarks force equal lengths)

@@ -8,7 +8,10 @@ from typing import List, Optional
 
 import typer
 
+from qassess.core.assessor import GENERIC_DEFAULTS
 from qassess.errors import UserError
+from qassess.io.images import DEFAULT_MAX_DECODE_PIXELS
+from qassess.models import DEFAULT_ID
 
 app = typer.Typer(
     name="qassess",
@@ -54,7 +57,6 @@ def user_errors(command):
 
 
 # --- score ---
-DEFAULT_MODEL = "qassess-demo-v1"  # embedded in the package (qassess.models); never fetched
 
 
 @app.command("score")
@@ -62,7 +64,7 @@ DEFAULT_MODEL = "qassess-demo-v1"  # embedded in the package (qassess.models); n
 def score(
     inputs: List[str] = typer.Argument(..., help="Image files or folders (recursive), WebDataset .tar or Parquet image shards, fsspec URIs of these (s3://bucket/prefix/); or caption sources."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Result file: .csv or .jsonl (default: JSONL on stdout); with --engine ray a folder of shards (local or s3://...)."),
-    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", envvar="QASSESS_MODEL", help="A preset (`qassess models`), a model directory or a hub id; default: the embedded demo model qassess-demo-v1."),
+    model: str = typer.Option(DEFAULT_ID, "-m", "--model", envvar="QASSESS_MODEL", help=f"A preset (`qassess models`), a model directory or a hub id; default: the embedded demo model {DEFAULT_ID}."),
     backend: str = typer.Option("auto", "-b", "--backend", help="auto, vllm, transformers, or a plugin name."),
     captions: bool = typer.Option(False, "--captions", help="Inputs hold captions (folder of .txt, or CSV/JSONL with id and caption columns): rate them without images."),
     template: Optional[str] = typer.Option(None, "--template", help="Prompt preset (paper, q-insight, q-insight-demo, visualquality-r1) or a YAML/JSON template file (default: the model preset's, else paper)."),
@@ -73,12 +75,12 @@ def score(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Inputs per generate call (default: 64 with vLLM, 8 otherwise)."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget per image (default: the model's processor setting)."),
     min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Lower pixel budget (default: the model's)."),
-    max_decode_pixels: int = typer.Option(100_000_000, "--max-decode-pixels", help="Refuse images larger than this before decoding them."),
+    max_decode_pixels: int = typer.Option(DEFAULT_MAX_DECODE_PIXELS, "--max-decode-pixels", help="Refuse images larger than this before decoding them."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="0 = greedy (deterministic). Default: the model preset's, else 0."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Default: the model preset's, else 1."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="0 = off. Default: the model preset's, else 0."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampling (reruns give the same text). Default: the model preset's, else none."),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Default: the model preset's, else 1024."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help=f"Default: the model preset's, else {GENERIC_DEFAULTS['max_new_tokens']}."),
     resume: bool = typer.Option(True, "--resume/--overwrite", help="Skip inputs the output already holds (default), or start the file anew."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="When resuming, score again the rows whose status is not ok."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Score at most this many inputs (after skipping done ones)."),

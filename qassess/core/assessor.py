@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from qassess import models
+from qassess.backends.base import Sampling
 from qassess.errors import UserError, one_line
+from qassess.io.images import DEFAULT_MAX_DECODE_PIXELS
 from qassess.core.parsing import Parsed, parse_completion
 from qassess.core.prompts import Template, get_template
 
-DEFAULT_MAX_DECODE_PIXELS = 100_000_000  # guard against decompression bombs; 12 MP phones are far below
 # vLLM schedules a large call itself and was 1.5x faster with all images in one call than with 8 per
 # call (bench_backends); transformers pads a batch to its longest prompt, so it wants small ones.
 DEFAULT_BATCH = {"vllm": 64, "openai": 64}  # openai: requests in flight come from --max-in-flight
@@ -24,7 +25,7 @@ DEFAULT_BATCH_OTHER = 8
 class Settings:
     """Everything that shapes a run besides the inputs (flat, like the CLI options)."""
 
-    model: str = "qassess-demo-v1"  # the embedded default (qassess.models); a preset, folder or hub id otherwise
+    model: str = models.DEFAULT_ID  # the embedded default (qassess.models); a preset, folder or hub id otherwise
     backend: str = "auto"
     # None below = not set: a preset's value (qassess.presets) if `model` names one, else GENERIC_DEFAULTS.
     template: str | None = None
@@ -87,9 +88,10 @@ class Settings:
 
 SELF_CHECK_MODES = ("generate", "prefill")
 
-# What an option is when neither the user nor a preset sets it (seed None: unseeded).
-GENERIC_DEFAULTS = {"template": "paper", "temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024,
-                    "seed": None}
+# What an option is when neither the user nor a preset sets it: the paper's template and the backends'
+# own sampling defaults (greedy, seed None: unseeded).
+GENERIC_DEFAULTS = {"template": "paper", **{key: getattr(Sampling, key)
+                                            for key in ("temperature", "top_p", "top_k", "max_new_tokens", "seed")}}
 
 
 def summarize_samples(texts: Sequence[str], read: Callable[[int, Parsed], tuple | None] | None = None) -> dict:
@@ -192,8 +194,6 @@ class Assessor:
         self.close()
 
     def _sampling(self, n: int):
-        from qassess.backends.base import Sampling
-
         s = self.settings
         return Sampling(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
                         max_new_tokens=s.max_new_tokens, n=n, seed=s.seed)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from qassess.errors import UserError
+from qassess.registry import Registry
 
 PAPER_SYSTEM = (
     'A conversation between User and Assistant. The user asks a question, and the Assistant '
@@ -114,7 +115,8 @@ def _with_system(system: str, user: dict) -> list[dict]:
     return [{"role": "system", "content": [{"type": "text", "text": system}]}, user]
 
 
-TEMPLATES: dict[str, Template] = {
+TEMPLATES = Registry("template")  # plugins: entry-point group qassess.templates (Template objects)
+for _name, _template in {
     # The paper's cascade (caption -> think -> answer; stage 2 from the caption alone).
     "paper": Template("paper", PAPER_SYSTEM, PAPER_USER, QINSIGHT_SYSTEM, PAPER_CAPTION_USER),
     # Score-only models trained Q-Insight style (think -> answer, no caption): stage 2 is unavailable
@@ -126,7 +128,8 @@ TEMPLATES: dict[str, Template] = {
     # VisualQuality-R1 (think -> answer with a bare number); no caption stage was ever released for it.
     "visualquality-r1": Template("visualquality-r1", "", VQR1_USER, "", "",
                                  chat_template_kwargs={"add_vision_id": True}),
-}
+}.items():
+    TEMPLATES.register(_name, _template)
 
 _FIELDS = {f.name for f in fields(Template)} - {"name"}
 _REQUIRED = {"system", "user", "caption_system", "caption_user"}
@@ -138,7 +141,7 @@ def get_template(name_or_path: str = "paper") -> Template:
         return TEMPLATES[name_or_path]
     path = Path(name_or_path)
     if not path.is_file():
-        raise UserError(f"unknown template {name_or_path!r}: use one of {', '.join(TEMPLATES)} or a .yaml/.json file")
+        raise TEMPLATES.unknown(name_or_path, f"use one of {', '.join(TEMPLATES)} or a .yaml/.json file")
     import yaml  # JSON is YAML too; safe_load never builds objects
 
     try:

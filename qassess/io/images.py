@@ -27,7 +27,7 @@ def is_image_name(name: str) -> bool:
 
 # Qwen's processor refuses images more elongated than this (smart_resize raises).
 MAX_ASPECT_RATIO = 200
-DEFAULT_MAX_DECODE_PIXELS = 50_000_000
+DEFAULT_MAX_DECODE_PIXELS = 100_000_000  # guard against decompression bombs; 12 MP phones are far below
 
 
 class ImageLoadError(Exception):

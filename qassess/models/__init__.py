@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qassess.errors import UserError, one_line
+from qassess.models.presets import DEFAULT_ID  # re-exported; written once, in the preset table
 
-DEFAULT_ID = "qassess-demo-v1"
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOTICE = ("model: qassess-demo-v1, a small model trained by qassess on synthetic distortions of 55 photos; "
           "it is a demo, not a judge of real-world photos. For research use a full-size model, e.g. "

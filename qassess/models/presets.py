@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qassess.errors import UserError
+from qassess.registry import Registry
 
 ENV_VAR = "QASSESS_PRESETS"
+# The embedded default model: its folder under qassess/models/ and the name of its preset.
+DEFAULT_ID = "qassess-demo-v1"
 PACKAGED = "package:"  # model value of a preset shipped inside qassess (qassess.models)
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_new_tokens", "seed")
 ANSWER_FORMATS = {
@@ -66,11 +69,12 @@ class Preset:
         return " ".join(parts)
 
 
-BUILTIN: dict[str, Preset] = {p.name: p for p in [
+BUILTIN = Registry("preset")  # plugins: entry-point group qassess.presets (Preset objects)
+for _preset in [
     Preset(
-        name="qassess-demo-v1",
+        name=DEFAULT_ID,
         summary="qassess's embedded demo model (5.8M-parameter Qwen2.5-VL trained on synthetic distortions; MODEL.md)",
-        model=PACKAGED + "qassess-demo-v1",
+        model=PACKAGED + DEFAULT_ID,
         template="paper",
         sampling={"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024, "seed": None},
         licence="Apache-2.0, as qassess itself (training photos: see data/photos for their licences)",
@@ -121,7 +125,8 @@ BUILTIN: dict[str, Preset] = {p.name: p for p in [
                         "top_k 50, top_p 1.0, max_tokens 512, LLM seed 1). Its transformers snippets set do_sample, "
                         "top_k 50, top_p 1 and leave the temperature to the model's generation_config"},
     ),
-]}
+]:
+    BUILTIN.register(_preset.name, _preset)
 
 _USER_KEYS = {"summary", "model", "template", "sampling", "revision", "subfolder", "answer_format", "scale",
               "licence", "paper", "source"}

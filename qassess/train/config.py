@@ -7,7 +7,6 @@ any `trl.GRPOConfig` field and passes it through. Values are coerced to the decl
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import types
 import typing
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qassess.errors import UserError
+from qassess.registry import did_you_mean
 
 PAPER_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 # KonIQ-10k MOS (0-100) extremes used by the paper's normalized_score (SOURCE.md).
@@ -85,13 +85,8 @@ RESERVED_TRAINING = {"reward_weights": "set `weight` on each reward", "model_ini
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _nearest(key: str, valid: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _unknown(key: str, where: str, valid: typing.Iterable[str]) -> UserError:
-    return UserError(f"unknown key {key!r} in {where}{_nearest(key, valid)}")
+    return UserError(f"unknown key {key!r} in {where}{did_you_mean(key, valid)}")
 
 
 def _describe(annotation: Any) -> str:
@@ -298,7 +293,7 @@ def mos_range(data: DataSection) -> tuple[float, float] | None:
     if isinstance(value, str):
         if value.lower() in MOS_PRESETS:
             return MOS_PRESETS[value.lower()]
-        raise UserError(f"data.mos_range: unknown preset {value!r}{_nearest(value, MOS_PRESETS)}; "
+        raise UserError(f"data.mos_range: unknown preset {value!r}{did_you_mean(value, MOS_PRESETS)}; "
                         f"use {', '.join(MOS_PRESETS)} or [min, max]")
     if isinstance(value, (list, tuple)) and len(value) == 2:
         lo, hi = (coerce(v, float, "data.mos_range") for v in value)
@@ -402,7 +397,7 @@ def _locate(key: str) -> list[str]:
     if len(homes) > 1:
         raise UserError(f"--{key} is ambiguous: write --{homes[0]}.{key} or --{homes[1]}.{key}")
     valid = [f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)] + list(grpo_fields())
-    raise UserError(f"unknown option --{key}{_nearest(key, valid)}")
+    raise UserError(f"unknown option --{key}{did_you_mean(key, valid)}")
 
 
 def apply_overrides(raw: dict, pairs: typing.Sequence[tuple[str, str | None]]) -> dict:
@@ -437,7 +432,7 @@ def _override_reward(raw: dict, path: list[str], value: Any) -> None:
     matches = [e for e in entries if isinstance(e, dict) and (e.get("label") or e.get("name")) == which]
     if len(matches) != 1:
         names = [e.get("label") or e.get("name") for e in entries if isinstance(e, dict)]
-        raise UserError(f"--rewards.{which}: no reward labelled {which!r}{_nearest(which, names)}")
+        raise UserError(f"--rewards.{which}: no reward labelled {which!r}{did_you_mean(which, names)}")
     entry = matches[0]
     if key in ("weight", "label", "name"):
         entry[key] = value

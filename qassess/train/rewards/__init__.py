@@ -1,14 +1,14 @@
 """GRPO rewards of the paper (format, prediction, reasoning, self-consistency) and the score-only baseline.
 
-Each entry of `REWARDS` is a factory: it takes the reward's parameters (from the recipe) and returns a
+Each entry of `REWARDS` (a `qassess.registry.Registry`) is a factory: it takes the reward's parameters (from the recipe) and returns a
 function with TRL's reward signature `(completions, **columns) -> list[float | None]`. The dataset
 columns the rewards read are `score` (ground truth on [1, 5]) and `reference` (human reasoning text,
-"" when the image has none). Users add their own rewards by dotted path `package.module:factory`.
+"" when the image has none). Users add their own rewards by dotted path `package.module:factory`, or as plugins under the
+entry-point group "qassess.rewards".
 Values and edge cases follow the paper's released code (method.md) except where noted.
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import math
@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qassess.errors import UserError
+from qassess.registry import Registry, did_you_mean
 from qassess.core.parsing import extract_block, matches_format, parse_completion
 from qassess.train.rewards.common import column, completion_text
 
@@ -282,14 +283,13 @@ def semantic_reward(mode: str = "embedding", measure: str = "similarity", floor:
     return make_reward(mode, measure, floor, scope, model, threshold)
 
 
-REWARDS: dict[str, Callable[..., RewardFn]] = {
-    "format": format_reward,
-    "prediction": prediction_reward,
-    "threshold": threshold_reward,
-    "reasoning": reasoning_reward,
-    "self_consistency": self_consistency_reward,
-    "semantic": semantic_reward,
-}
+REWARDS = Registry("reward")  # plugins: entry-point group qassess.rewards, or a `package.module:factory` name
+REWARDS.register("format", format_reward)
+REWARDS.register("prediction", prediction_reward)
+REWARDS.register("threshold", threshold_reward)
+REWARDS.register("reasoning", reasoning_reward)
+REWARDS.register("self_consistency", self_consistency_reward)
+REWARDS.register("semantic", semantic_reward)
 
 # Filled in from the recipe when a factory declares it and the recipe's reward params do not.
 CONTEXT_PARAMS = ("template",)
@@ -303,9 +303,7 @@ def resolve_factory(name: str) -> Callable[..., Any]:
     if name in REWARDS:
         return REWARDS[name]
     if ":" not in name:
-        close = difflib.get_close_matches(name, list(REWARDS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UserError(f"unknown reward {name!r}{hint}; use one of {', '.join(REWARDS)} or package.module:factory")
+        raise REWARDS.unknown(name, f"use one of {', '.join(REWARDS)} or package.module:factory")
     module_name, _, attr = name.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -344,8 +342,7 @@ def build_reward(name: str, params: dict[str, Any], label: str, context: dict[st
         accepted = factory_params(factory)
         unknown = [k for k in params if k not in accepted]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], list(accepted), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(unknown[0], accepted)
             valid = ", ".join(k for k in accepted if k not in CONTEXT_PARAMS) or "none"
             raise UserError(f"reward {label!r}: unknown param {unknown[0]!r}{hint}; valid: {valid}")
         params = _typed(factory, params, label)
