@@ -34,7 +34,7 @@ def make_jpegs(folder: Path, n: int, size=(4000, 3000)) -> None:
 def run(model: str, folder: Path, out: Path, args, workers: int) -> dict:
     import dataclasses
 
-    from qassess.core import assessor
+    from qassess.core import assessor as scoring
     from qassess.engines.local import run_score
     from qassess.core.assessor import Settings
 

@@ -83,7 +83,6 @@ def format_warmup(src: Path, out: Path, images: Path, steps: int, seed: int = 0)
     """Supervised warm-up on templated answers (prompt tokens masked) so the policy behaves as a trained
     one does: stage 1 writes caption, think, answer; stage 2 (caption prompt, no image) think, answer."""
     import torch
-    from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from qassess.io.images import PixelBudget, load_image

@@ -19,7 +19,6 @@ def create_assessor(model: str | None = None, backend: str = "auto", **options):
 
     `model`: a folder or hub id; None uses the embedded default (qassess-demo-v1, never fetched)."""
     from qassess.core.assessor import Assessor, Settings
-
     from qassess.models import DEFAULT_ID
 
     return Assessor(Settings(model=model or DEFAULT_ID, backend=backend, **options))
@@ -29,7 +28,7 @@ def __getattr__(name: str):
     if name in ("Assessor", "Settings"):
         from qassess.core import assessor
 
-        return getattr(scoring, name)
+        return getattr(assessor, name)
     if name == "parse_completion":
         from qassess.core.parsing import parse_completion
 

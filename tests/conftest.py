@@ -38,7 +38,7 @@ def _in_ci() -> bool:
 def _vllm_import_error() -> str | None:
     try:
         import vllm  # noqa: F401
-    except Exception as err:  # a broken install must be reported, not only a missing one
+    except Exception as err:  # noqa: BLE001 - a broken install must be reported, not only a missing one
         return f"{type(err).__name__}: {err}"
     return None
 

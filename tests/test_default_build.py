@@ -1,5 +1,4 @@
 """The default model's build stages: vision cues, whitening init, SFT rows (both stages), sft recipes."""
-import random
 from pathlib import Path
 
 import numpy as np

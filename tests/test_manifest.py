@@ -76,7 +76,7 @@ def test_manifest_fields_and_a_segment_per_resumed_run(tiny_model, tmp_path):
     gt.write_text("image,MOS\n" + "".join(f"im{i}.png,{i + 2}.0\n" for i in range(3)))
     res = CliRunner().invoke(app, ["compare", str(out), str(gt), "--quiet"])
     assert res.exit_code == 0, res.stderr
-    line = next(l for l in res.stderr.splitlines() if l.startswith("predictions from"))
+    line = next(ln for ln in res.stderr.splitlines() if ln.startswith("predictions from"))
     assert str(path) in line and "template paper" in line and "2 segment(s)" in line
 
     score(photos, "-o", out, "--overwrite", "--limit", "1", *common)  # a new file: a new manifest

@@ -21,7 +21,7 @@ try:
     import ray  # noqa: F401
     import ray.data  # noqa: F401
     RAY_ERROR = None
-except Exception as err:  # a broken install must be reported, not only a missing one
+except Exception as err:  # noqa: BLE001 - a broken install must be reported, not only a missing one
     RAY_ERROR = f"{type(err).__name__}: {err}"
 
 if RAY_ERROR is not None:

@@ -140,7 +140,7 @@ def load_processor(model: str, *, trust_remote_code: bool = False):
 
     try:
         processor = AutoProcessor.from_pretrained(model, trust_remote_code=trust_remote_code)
-    except Exception as err:  # OSError, ValueError, KeyError, ImportError... all mean "cannot use it"
+    except Exception as err:  # noqa: BLE001 - OSError, ValueError, KeyError, ImportError... all mean "cannot use it"
         raise UserError(f"cannot load the processor of {model}: {one_line(err)}") from None
     if not hasattr(processor, "image_processor") or not hasattr(processor, "tokenizer"):
         raise UserError(f"{model} has no multimodal processor (image processor + tokenizer); "

@@ -14,7 +14,6 @@ the backend's pixel budget, in a thread pool), so every engine sees the same pix
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import TYPE_CHECKING, Any
 
 from qassess.core.record import to_arrow

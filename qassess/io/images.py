@@ -110,7 +110,7 @@ def _orientation(im: Image.Image) -> int:
     """EXIF orientation (1 when absent). Unreadable EXIF counts as absent, as in browsers."""
     try:
         value = im.getexif().get(0x0112, 1)
-    except Exception:  # corrupt EXIF must not cost the picture itself
+    except Exception:  # noqa: BLE001 - corrupt EXIF must not cost the picture itself
         return 1
     return value if value in _ORIENTATION else 1
 
@@ -274,7 +274,7 @@ def load_image(source: str | Path | bytes, budget: PixelBudget | None) -> Image.
         raise ImageLoadError(f"{kind}: {text}") from None
     except MemoryError:
         raise ImageLoadError("out of memory while decoding") from None
-    except Exception as e:  # Pillow raises many types on hostile files (SyntaxError, struct.error...)
+    except Exception as e:  # noqa: BLE001 - Pillow raises many types on hostile files (SyntaxError, struct.error...)
         raise ImageLoadError(f"cannot decode image: {type(e).__name__}: {one_line(e)}") from None
 
     if target is not None and (flat.size != target or (box is not None and box != (0, 0, *flat.size))):

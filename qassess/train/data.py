@@ -2,7 +2,6 @@
 image checks, and the lazily loading dataset TRL reads."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +159,7 @@ def _image_problem(path: Path) -> str | None:
     try:
         with Image.open(path) as im:
             width, height = im.size
-    except Exception as exc:  # Pillow raises many types on broken files
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types on broken files
         return f"unreadable ({type(exc).__name__})"
     return None if width > 0 and height > 0 else "empty image"
 

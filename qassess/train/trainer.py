@@ -14,8 +14,6 @@ output directory:
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 from typing import Any, Callable
 

@@ -368,7 +368,7 @@ def _typed(factory: Callable[..., Any], params: dict[str, Any], label: str) -> d
 
     try:
         hints = typing.get_type_hints(factory)
-    except Exception:  # a plugin's unresolvable annotations: pass values as written
+    except Exception:  # noqa: BLE001 - a plugin's unresolvable annotations: pass values as written
         hints = {}
     return {k: coerce(v, hints.get(k, Any), f"rewards.{label}.{k}") for k, v in params.items()}
 
