@@ -1,4 +1,4 @@
-"""Ratings from probabilities and the one-pass stage 2, measured side by side in one run (issue 9).
+"""Ratings from probabilities and the one-pass stage 2, measured side by side in one run.
 
 On held-out images of a `qassess data synth` set (photos never trained on), with one loaded model:
 

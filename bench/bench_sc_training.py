@@ -1,4 +1,4 @@
-"""A short GRPO run per self-consistency mode on the default model's recipe, same seed and steps (issue 9).
+"""A short GRPO run per self-consistency mode on the default model's recipe, same seed and steps.
 
 Both runs continue from the embedded qassess-demo-v1 with recipes/default/grpo.yaml (the paper's four
 rewards), changing only `self_consistency`'s `mode` (generate: stage 2 writes its answer; prefill: one

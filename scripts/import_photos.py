@@ -5,7 +5,7 @@ BSD-2-Clause; CC BY 2.0/4.0 with the attribution kept in data/photos/manifest.cs
 Photos are reduced to a long side of 336 px (synth works at 308) and stored as lossless PNG, so a fresh
 clone rebuilds the default model without the 45 MB originals.
 
-    python scripts/import_photos.py ../shared/data/photos data/photos
+    python scripts/import_photos.py path/to/photos data/photos
 """
 import csv
 import shutil

@@ -1,7 +1,7 @@
 """Evidence for the README section "Meaning, not shared words": do the measures track meaning?
 
-1. `contradictions`: a RULE-MADE test set from the Q-Reasoning reference texts (the samples in
-   ../shared/data/q-reasoning-sample or any folder of those files). For each human note (description,
+1. `contradictions`: a RULE-MADE test set from the Q-Reasoning reference texts (the data files
+   published with the paper's training code, in a folder). For each human note (description,
    good aspect, bad aspect) two candidate "model texts" are written by deterministic word rules:
      paraphrase      synonym swaps that keep every polarity ("blurry" -> "out of focus", "image" ->
                      "picture", "vivid" -> "vibrant", ...) and the three parts in reverse order
@@ -11,7 +11,7 @@
                      "dark", "vivid", ...: one attribute polarity); references without one are skipped
    and each measure scores both against the human note. Reported: how often each ranks the paraphrase
    above the contradiction (ties apart). The contradiction keeps most words on purpose: that is the
-   failure of ROUGE-1 the issue is about. Caveat: the flip words and the attribute lexicon overlap, so
+   failure of ROUGE-1 that the semantic measures address. Caveat: the flip words and the attribute lexicon overlap, so
    the attribute measure is partly tested on its own vocabulary (the paraphrase's synonyms are partly
    outside it, which costs it).
 

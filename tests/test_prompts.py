@@ -9,12 +9,11 @@ PAPER_STAGE1_USER_START = "What is your overall rating on the quality of this pi
 
 
 def test_paper_preset_matches_the_reference_prompts():
-    import re
+    import json
     from pathlib import Path
 
-    notes = Path(__file__).resolve().parents[2] / "shared" / "notes" / "method.md"  # CI: shared/ beside the clone
-    quoted = re.findall(r'^"(.*)"$', notes.read_text(), re.M)
-    system1, user1, system2 = quoted[0], quoted[1].replace('\\"', '"'), quoted[2]
+    quoted = json.loads((Path(__file__).parent / "data" / "paper_prompts.json").read_text(encoding="utf-8"))
+    system1, user1, system2 = quoted["system"], quoted["user"], quoted["caption_system"]
     t = get_template("paper")
     assert t.system == system1 and t.user == user1 and t.caption_system == system2
     assert "logics.First" in t.system and "Second  thinks" in t.system  # the originals' typos are kept
@@ -38,7 +37,7 @@ def test_caption_stage_replaces_placeholder_literally():
 
 
 def test_paper_preset_digest():
-    # Pinned digest of the four strings: any edit of the byte-exact preset fails here, even without method.md.
+    # Pinned digest of the four strings: any edit of the byte-exact preset fails here, caption_user included.
     t = get_template("paper")
     joined = "\x00".join([t.system, t.user, t.caption_system, t.caption_user])
     assert hashlib.sha256(joined.encode()).hexdigest() == "0612be6b816de5288524f95d9d6f1de683f4b09121fcd79fb798d448f381601e"

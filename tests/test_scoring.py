@@ -113,7 +113,7 @@ def test_images_with_self_check(tmp_path):
 def test_both_backends_give_the_same_records(tiny_model, tiny_vllm_backend, tmp_path):
     """The whole image pipeline (loader, prompts, generation, parsing) on vLLM and on transformers,
     greedy and float32, on every kind of file in samples/. A random-weight model has near-tied logits, so
-    float noise may flip one late token (stack.md); the texts must agree exactly for nearly all images
+    float noise may flip one late token; the texts must agree exactly for nearly all images
     and share their start for all of them."""
     import os
     from pathlib import Path

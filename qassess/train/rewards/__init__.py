@@ -5,7 +5,7 @@ function with TRL's reward signature `(completions, **columns) -> list[float | N
 columns the rewards read are `score` (ground truth on [1, 5]) and `reference` (human reasoning text,
 "" when the image has none). Users add their own rewards by dotted path `package.module:factory`, or as plugins under the
 entry-point group "qassess.rewards".
-Values and edge cases follow the paper's released code (method.md) except where noted.
+Values and edge cases follow the paper's released code except where noted.
 """
 from __future__ import annotations
 
@@ -269,7 +269,7 @@ def self_consistency_reward(
     return SelfConsistencyReward(template, threshold, max_new_tokens, temperature, stage2_input, dedupe, mode=mode)
 
 
-# --- semantic (issue 12): agreement in meaning with the reference; the logic is in qassess/semantic_reward.py
+# --- semantic: agreement in meaning with the reference; the logic is in qassess.train.rewards.semantic
 
 
 def semantic_reward(mode: str = "embedding", measure: str = "similarity", floor: float = 0.1,
