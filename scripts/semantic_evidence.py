@@ -1,4 +1,4 @@
-"""Evidence for the README section "Meaning, not shared words": do the measures track meaning?
+"""Evidence for docs/evidence.md, "Meaning, not shared words": do the measures track meaning?
 
 1. `contradictions`: a RULE-MADE test set from the Q-Reasoning reference texts (the data files
    published with the paper's training code, in a folder). For each human note (description,

@@ -59,7 +59,7 @@ class Request:
 
 @dataclass
 class Completion:
-    """One generated text, with what the probability reading needs (qassess.rating_probs)."""
+    """One generated text, with what the probability reading needs (qassess.core.rating_probs)."""
 
     text: str
     token_ids: list[int] | None = None  # generated ids, special tokens included

@@ -7,7 +7,7 @@ __all__ = ["build_tiny_model"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so `python -m qassess.testing.tiny` does not import the module twice.
+    # Lazy, so `python -m qassess.build.tiny` does not import the module twice.
     if name == "build_tiny_model":
         from qassess.build.tiny import build_tiny_model
 

@@ -45,7 +45,7 @@ def score(
     workers: int = typer.Option(Settings.workers, "--workers", help="Threads preparing images ahead of the model.", rich_help_panel="Images"),
     trust_remote_code: bool = typer.Option(Settings.trust_remote_code, "--trust-remote-code", help="Allow model code from the model folder (off unless you trust it).", rich_help_panel="Model and prompt"),
     presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESS_PRESETS", help="A YAML file of your own model presets (see `qassess models`).", rich_help_panel="Model and prompt"),
-    # --- scale-out: remote servers, shards, Ray Data (README "Scaling out") ---
+    # --- scale-out: remote servers, shards, Ray Data (docs/scaling-out.md) ---
     base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. http://node1:8000/v1 (`vllm serve`); repeat for several. Implies --backend openai; --model is then the served model name.", rich_help_panel="Remote servers"),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", metavar="NAME", help="Environment variable holding the servers' API key (default: QASSESS_API_KEY, then OPENAI_API_KEY). Never written anywhere.", rich_help_panel="Remote servers"),
     processor: Optional[Path] = typer.Option(None, "--processor", help="Remote: a local copy of the served model (its processor gives the pixel budget); default: --model if it is a local folder or preset, else Qwen2.5-VL's budget.", rich_help_panel="Remote servers"),

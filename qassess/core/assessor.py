@@ -27,7 +27,7 @@ class Settings:
 
     model: str = models.DEFAULT_ID  # the embedded default (qassess.models); a preset, folder or hub id otherwise
     backend: str = "auto"
-    # None below = not set: a preset's value (qassess.presets) if `model` names one, else GENERIC_DEFAULTS.
+    # None below = not set: a preset's value (qassess.models.presets) if `model` names one, else GENERIC_DEFAULTS.
     template: str | None = None
     batch_size: int | None = None  # None: what suits the backend (DEFAULT_BATCH)
     temperature: float | None = None
@@ -99,7 +99,7 @@ def summarize_samples(texts: Sequence[str], read: Callable[[int, Parsed], tuple 
 
     Caption, reasoning and raw text come from the sample whose rating is nearest the mean, so the
     explanation shown agrees with the number shown. Unparseable samples are counted, never imputed.
-    `read(i, parsed)` gives sample i's probability reading (qassess.rating_probs), asked only of the
+    `read(i, parsed)` gives sample i's probability reading (qassess.core.rating_probs), asked only of the
     samples that parsed: their mean is the expected rating and its distribution.
     """
     from qassess.core import rating_probs
@@ -330,7 +330,7 @@ class Assessor:
                            max_decode_pixels=self.settings.max_decode_pixels)
 
     def iter_image_batches(self, paths: Sequence) -> Iterator[list[dict]]:
-        """`paths`: image file paths, or qassess.sources.ImageItem (shard members, object-store files)."""
+        """`paths`: image file paths, or qassess.io.sources.ImageItem (shard members, object-store files)."""
         from qassess.io.images import prefetch_images
 
         budget = self.image_budget(len(paths))

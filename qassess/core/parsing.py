@@ -26,7 +26,7 @@ class Parsed:
     status: str  # "ok" | "parse_error"
     error: str | None = None
     # Where the stated number sits in the completion (start, end character offsets), so its tokens'
-    # probabilities can be read (qassess.rating_probs); None when the rating is not a literal number.
+    # probabilities can be read (qassess.core.rating_probs); None when the rating is not a literal number.
     span: tuple[int, int] | None = None
 
     @property

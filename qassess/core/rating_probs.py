@@ -6,7 +6,7 @@ after its caption and reasoning, writes its rating, so a row keeps both the expl
 distribution. The reading costs nothing extra: the backends record the scores of the ten digit tokens
 at every generated step (vLLM `logprob_token_ids`, a forward hook on the transformers LM head).
 
-Support and formula (README "Ratings from probabilities"):
+Support and formula (docs/scoring.md, "Ratings from probabilities"):
 - `rating_probs`: P(level = d) for d = 1..5, the softmax of the scores of the tokens "1".."5" at the step
   where the model wrote the integer digit of its rating (renormalised over those five: mass on other
   tokens is not a rating).

@@ -96,7 +96,7 @@ def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Setti
               resume: bool = True, retry_errors: bool = False, limit: int | None = None,
               id_col: str | None = None, caption_col: str | None = None, shard: tuple[int, int] | None = None,
               log=None) -> Tally:
-    """Score `inputs` into `output`. `shard` (I, N): only this job's share (qassess.partition). Rows whose
+    """Score `inputs` into `output`. `shard` (I, N): only this job's share (qassess.engines.partition). Rows whose
     status is generation_error (a failed engine or server) are attempted again by every rerun."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if settings.max_pixels is not None and settings.min_pixels is not None and settings.min_pixels > settings.max_pixels:
@@ -160,7 +160,7 @@ def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Setti
 
 
 def _start_manifest(output: Path, assessor: Assessor, mode: str, *, fresh: bool, **counts):
-    """Load the backend, then record this run's segment in OUTPUT.manifest.json (qassess.manifest)."""
+    """Load the backend, then record this run's segment in OUTPUT.manifest.json (qassess.io.manifest)."""
     from qassess import __version__
     from qassess.io import manifest as mf
 

@@ -1,4 +1,4 @@
-"""`--shard I/N`: which inputs one of N jobs (a SLURM array task) scores (image shards as inputs are qassess.shards).
+"""`--shard I/N`: which inputs one of N jobs (a SLURM array task) scores (image shards as inputs are qassess.io.image_shards).
 
 An input belongs to shard sha1(key) mod N, where the key is its path relative to the input root it was
 found under (`photos/a/b.jpg` given as `photos` -> `a/b.jpg`; a file given by name -> its name; a

@@ -1,14 +1,14 @@
 """Ray Data as an engine: the same loader, prompts, parser and records as `qassess score`, run by a pool of
 replicas over a streaming Ray Dataset (many nodes, retries, object stores).
 
-    import ray, qassess.ray
+    import ray, qassess.engines.ray_data
     ds = ray.data.read_binary_files("s3://bucket/photos/", include_paths=True)
-    rows = qassess.ray.score_dataset(ds, bytes_column="bytes", replicas=8, gpus_per_replica=1)
+    rows = qassess.engines.ray_data.score_dataset(ds, bytes_column="bytes", replicas=8, gpus_per_replica=1)
     rows.write_parquet("s3://bucket/scores/")
 
 Each replica is a Ray actor holding one qassess Assessor (model loaded once, in __init__); Ray restarts a
 replica that dies and retries its batch, so no row is lost, and a batch's rows only leave the actor
-whole. Images are decoded and resized on the replica (`qassess.images.load_image` on the bytes, with
+whole. Images are decoded and resized on the replica (`qassess.io.images.load_image` on the bytes, with
 the backend's pixel budget, in a thread pool), so every engine sees the same pixels.
 """
 from __future__ import annotations
@@ -108,7 +108,7 @@ def score_dataset(dataset: "ray.data.Dataset", settings: Settings | None = None,
     `bytes_column` is given, the encoded image (e.g. `read_binary_files(..., include_paths=True)` gives
     "bytes" and "path"); without it each path is read in a stage of its own. `id_column` sets the
     record id (default: the file stem). `settings` (or Settings keyword `options`) as for
-    `qassess.scoring.Assessor`; `batch_size` defaults to the backend's usual one (64 vLLM, 8 else).
+    `qassess.core.assessor.Assessor`; `batch_size` defaults to the backend's usual one (64 vLLM, 8 else).
     Unreadable or undecodable images give load_error rows, as in a local run.
     """
     settings = settings or Settings(**options)

@@ -1,5 +1,5 @@
 """`qassess score ... --engine ray`: list the inputs, skip what OUT_DIR holds, connect to (or start) a Ray
-cluster, stream the images through `qassess.ray.score_dataset`, write shards (qassess.result_shards)."""
+cluster, stream the images through `qassess.engines.ray_data.score_dataset`, write shards (qassess.engines.ray_output)."""
 from __future__ import annotations
 
 import os
@@ -51,7 +51,7 @@ def list_images(inputs: Sequence[str]) -> list[str]:
 
 
 def list_shard_items(inputs: Sequence[str]) -> list:
-    """Samples of WebDataset .tar / Parquet image shards (qassess.shards) named among the inputs, as
+    """Samples of WebDataset .tar / Parquet image shards (qassess.io.image_shards) named among the inputs, as
     ImageItems (id = key, path = `shard#KEY`); local shards by absolute path, so every node reads them."""
     from qassess.engines.ray_output import is_uri
     from qassess.io.sources import iter_image_items

@@ -2,7 +2,7 @@
 
 ROUGE-1 counts shared words, so "blurry, with heavy noise" scores well against "sharp, no noise". An
 embedding model maps texts to vectors whose cosine similarity tracks paraphrase rather than word overlap
-(it is still weak at negation: see the README section "Meaning, not shared words" for measured numbers).
+(it is still weak at negation: docs/evidence.md has the measured numbers).
 
 Two measures per (reference, generated) pair:
 

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 ID_COLUMNS = ("id", "image", "image_name", "img_path", "path", "file", "filename", "key")  # key: img2dataset
 CAPTION_COLUMNS = ("caption", "description", "text")
-TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}  # read by qassess.tables
+TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}  # read by qassess.io.tables
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def scan_captions(paths: Sequence[str | Path], id_col: str | None = None, captio
     from qassess.io.storage import is_uri
 
     local = collect_files([p for p in paths if not is_uri(p)], lambda name: name.lower().endswith(".txt"))
-    for p in local + [p for p in paths if is_uri(p)]:  # URIs name tables (read through qassess.tables)
+    for p in local + [p for p in paths if is_uri(p)]:  # URIs name tables (read through qassess.io.tables)
         if is_uri(p):
             items: Iterable[CaptionItem] = _scan_table(p, id_col, caption_col, scan)
         elif p.suffix.lower() == ".txt":

@@ -288,7 +288,7 @@ def prefetch_images(paths: Sequence, budget: PixelBudget | None, workers: int = 
                     ) -> Iterator[tuple[Any, Image.Image | None, str | None]]:
     """`load_image` over `paths` in a thread pool (Pillow releases the GIL while decoding and resizing),
     yielded in input order as (path, image, None) or (path, None, reason). A path is a file path, or an
-    item with `read() -> bytes | Path` (qassess.sources.ImageItem: shard members, object-store files;
+    item with `read() -> bytes | Path` (qassess.io.sources.ImageItem: shard members, object-store files;
     reading happens in the pool too). At most `ahead` loads are queued or held; closing the generator
     cancels what has not started and waits for what has."""
     from concurrent.futures import ThreadPoolExecutor

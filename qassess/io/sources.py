@@ -2,10 +2,10 @@
 for `qassess score` (and the Ray engine), image items from files, image shards and object stores.
 
     iter_image_items(inputs) -> Iterator[ImageItem]   # ImageItem(id, path, ...).read() -> bytes | Path
-    load_image(item.read(), budget)                   # qassess.images: the same decoder for every kind
+    load_image(item.read(), budget)                   # qassess.io.images: the same decoder for every kind
 
-`inputs` are local files or folders, WebDataset .tar and Parquet image shards (qassess.shards), or fsspec
-URIs of any of these (s3://bucket/prefix/, gs://..., see qassess.storage). Items pickle (Ray).
+`inputs` are local files or folders, WebDataset .tar and Parquet image shards (qassess.io.image_shards), or fsspec
+URIs of any of these (s3://bucket/prefix/, gs://..., see qassess.io.storage). Items pickle (Ray).
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ class ImageItem:
 
     id: str
     path: str
-    source: Any = None  # a shard (qassess.shards), a _RemoteFiles, or None for a local file
+    source: Any = None  # a shard (qassess.io.image_shards), a _RemoteFiles, or None for a local file
     ref: Any = None  # what `source.read` needs: a member reference, or a path in the file system
 
     def read(self) -> bytes | Path:

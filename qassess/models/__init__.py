@@ -4,7 +4,7 @@ The default (`qassess-demo-v1`) lives in this package folder and is used wheneve
 a small Qwen2.5-VL trained by qassess itself on synthetic distortions (MODEL.md). It loads from the
 package, never from a hub.
 
-`--model` takes a preset name (qassess.presets), a local folder or a hub id. Resolution is offline-first:
+`--model` takes a preset name (qassess.models.presets), a local folder or a hub id. Resolution is offline-first:
 a hub id already in the local Hugging Face cache loads from its snapshot folder (no network call at
 all); one that is not cached fails at once, in one line, when the hub is off (HF_HUB_OFFLINE) or
 unreachable, instead of the hub client's minutes of retries per file.
@@ -46,7 +46,7 @@ class Resolved:
     given: str
     path: str  # a folder, or a hub id the backend will download (hub reachable, not cached)
     source: str  # packaged | local | hub-cache | hub
-    preset: object = None  # qassess.presets.Preset
+    preset: object = None  # qassess.models.presets.Preset
     hub_id: str | None = None
     revision: str | None = None  # the commit of a cached snapshot; None when not known before loading
     subfolder: str | None = None

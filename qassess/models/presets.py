@@ -34,7 +34,7 @@ class Preset:
     name: str
     summary: str
     model: str  # hub id ("owner/name"), a local folder, or PACKAGED + folder name
-    template: str  # a template preset name (qassess.prompts) or a template file
+    template: str  # a template preset name (qassess.core.prompts) or a template file
     sampling: dict = field(default_factory=dict, hash=False)  # SAMPLING_KEYS the authors set
     revision: str | None = None  # hub revision; None: "main"
     subfolder: str | None = None  # the model lives in this folder of the hub repository
@@ -90,7 +90,7 @@ for _preset in [
         licence="Apache-2.0 (Qwen2.5-VL-7B-Instruct model card)",
         paper="https://arxiv.org/abs/2512.16484",
         source={"repo": "the paper's released training code", "commit": "e506d7d",
-                "note": "prompts as in qassess.prompts `paper` (checked against that code, see method notes); "
+                "note": "prompts as in qassess.core.prompts `paper` (checked against that code, see method notes); "
                         "sampling is the paper's evaluation setting (temperature 1, top-p 0.95, top-k 50, seed 42); "
                         "the paper's authors released no inference script or weights"},
     ),

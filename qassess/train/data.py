@@ -43,7 +43,7 @@ class TrainingData:
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a table (qassess.tables: CSV/TSV/TXT, JSON, JSONL, Parquet, Excel; a path or a URI). JSON
+    """Rows of a table (qassess.io.tables: CSV/TSV/TXT, JSON, JSONL, Parquet, Excel; a path or a URI). JSON
     may be a list of objects, an object keyed by image name (`{name: {...}}`), or a list of such one-key
     objects (Q-Reasoning's filted_data_*.json). Text cells come back stripped."""
     from qassess.io.storage import is_uri

@@ -1,7 +1,7 @@
 """The policy being trained, used inside a GRPO step without gradient: the self-consistency reward's
 stage 2, either generated (the paper's way) or read in one forward pass (`prefill`).
 
-Kept apart from `qassess.training` (which builds the trainer and imports the rewards) so that rewards
+Kept apart from `qassess.train.trainer` (which builds the trainer and imports the rewards) so that rewards
 depend on this module only, not on the trainer wiring.
 """
 from __future__ import annotations

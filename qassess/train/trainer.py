@@ -1,7 +1,7 @@
 """`qassess train`: GRPO on Qwen2.5-VL with TRL's GRPOTrainer (not forked), from a Recipe.
 
-The training data and the dataset TRL reads live in `qassess.training_data`, the live policy's stage-2
-generation and reading (used by the self-consistency reward) in `qassess.policy`. Reading order here:
+The training data and the dataset TRL reads live in `qassess.train.data`, the live policy's stage-2
+generation and reading (used by the self-consistency reward) in `qassess.train.policy`. Reading order here:
 the callbacks (JSONL log, progress line), then `train`, which wires them into GRPOTrainer and writes the
 output directory:
 

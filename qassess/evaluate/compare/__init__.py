@@ -3,7 +3,7 @@
 Reads predictions (a qassess output, or any table with an id and a score), ground truth in the layouts
 people have (KonIQ's CSV, the Q-Align / DeQA-Score / Q-Insight JSON lists, the Q-Reasoning files, plain
 `name,score` text), optional reference texts for ROUGE-1, joins them by path, parent folder and name,
-file name or stem, and computes the metrics of `qassess.metrics`. Nothing is dropped silently:
+file name or stem, and computes the metrics of `qassess.evaluate.metrics`. Nothing is dropped silently:
 unmatched, duplicated, failed and non-finite rows are counted in the report, and a fit that fails is
 reported as failed.
 

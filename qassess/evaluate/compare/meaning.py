@@ -3,9 +3,9 @@
 Two families, per matched row and averaged like ROUGE-1 (per group and overall):
 
     semantic     embedding cosine of the whole texts, and the share of the reference's sentences that a
-                 generated sentence matches (qassess.semantic)
+                 generated sentence matches (qassess.evaluate.semantic)
     attributes   quality-attribute verdicts (sharp/blurry, noisy/clean, ...) of the model against the
-                 human's: precision, recall, contradictions counted apart (qassess.attributes)
+                 human's: precision, recall, contradictions counted apart (qassess.evaluate.attributes)
 """
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def compare(preds: Source | list[Source], ground_truth: GroundTruth = None, refs
     Raises UserError for anything the user must fix: unknown columns, non-numeric scores, fewer than
     `min_rows` usable rows in a group, failures under `failures="error"`, duplicates under
     `duplicates="error"`, a fit name that does not exist. `semantic` adds the embedding similarity and
-    the quality-attribute agreement of `qassess.compare.meaning` beside ROUGE-1 (needs `refs`).
+    the quality-attribute agreement of `qassess.evaluate.compare.meaning` beside ROUGE-1 (needs `refs`).
     """
     fit = _check_options(fit, failures, duplicates, bootstrap)
     if semantic and refs is None:

@@ -139,7 +139,7 @@ class SelfConsistencyReward:
       `generate` in one call, identical captions once when `dedupe` (they are common within a group).
     - `prefill`: one forward pass over the stage-2 prompt and the start of the answer
       (rating_probs.STAGE2_ANSWER_PREFIX); the rating is the expectation over the digit tokens 1..5 there
-      (qassess.rating_probs), a continuous value, so the cosine reward is graded rather than all-or-none.
+      (qassess.core.rating_probs), a continuous value, so the cosine reward is graded rather than all-or-none.
     `generate`/`read` are bound after the trainer exists (`bind_trainer`), so the reward follows the live
     policy.
     """

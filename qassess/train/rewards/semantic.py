@@ -1,8 +1,8 @@
 """The `semantic` GRPO reward: agreement in meaning with the human reference instead of shared words.
 
     mode: embedding    cosine of the completion's caption + think to the reference (`measure`:
-                       similarity, sentence_recall or sentence_soft; see qassess.semantic)
-    mode: attributes   quality-attribute agreement (qassess.attributes): (1 + score) / 2, where score =
+                       similarity, sentence_recall or sentence_soft; see qassess.evaluate.semantic)
+    mode: attributes   quality-attribute agreement (qassess.evaluate.attributes): (1 + score) / 2, where score =
                        (attributes judged as the human does - attributes contradicted) / human verdicts
 
 Conventions of the `reasoning` reward: the dataset column `reference` per row; a row without a reference
