@@ -104,3 +104,12 @@ def test_every_folder_is_a_package_with_a_docstring():
         init = folder / "__init__.py"
         assert init.is_file(), folder
         assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), init
+
+
+def test_the_top_level_api_names_resolve():
+    """`qassess.Assessor` and friends are lazy attributes: each must still reach its module."""
+    from qassess.core import assessor, parsing, prompts
+
+    assert qassess.Assessor is assessor.Assessor and qassess.Settings is assessor.Settings
+    assert qassess.parse_completion is parsing.parse_completion and qassess.get_template is prompts.get_template
+    assert callable(qassess.create_assessor)
