@@ -376,7 +376,7 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 10))
 
 
-@pytest.mark.parametrize("w, h", [(8000, 8000), (30000, 30000)])  # below and above Pillow's own error
+@pytest.mark.parametrize("w, h", [(11000, 11000), (30000, 30000)])  # above the default guard (100 MP); below and above Pillow's own error (179 MP)
 def test_pixel_guard_message_is_ours(tmp_path, w, h):
     p = tmp_path / "bomb.png"
     p.write_bytes(png_header_only(w, h))
