@@ -13,7 +13,11 @@ lexicon plus rules, so every verdict can be traced to the words that made it (`m
     likewise; a negated neutral cue is bad ("loss of contrast", "lacks focus");
   * "too" / "overly" before a good cue makes it bad ("too bright"); so does a wish ("could be sharper");
   * "clear", "visible" count only when predicated ("the subject is clear", not "a clear sky", "visible
-    blocks").
+    blocks");
+  * beside the hand-made cues, WordNet's (qassess/evaluate/wordnet_cues.py, generated) and the adverb of
+    every one-word cue ("fuzzily"); the hand-made list wins where both name a word;
+  * a fault's degree on an ordered scale (DEGREES: "slight" 1 .. "severe" 3): two "bad" verdicts
+    DEGREE_GAP apart disagree in degree; "minimal noise", "barely any blur" say the fault is absent.
 
 The human verdict uses the Q-Reasoning split when it exists: a cue without polarity of its own counts as
 good in `good_aspect` and bad in `bad_aspect` (explicit polarity still wins: "not sharp" in good_aspect
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from qassess.evaluate.wordnet_cues import CUES as WORDNET
 
 GOOD, BAD = "good", "bad"
 
@@ -103,6 +109,18 @@ GOOD_WORDS = frozenset("good great nice nicely fine excellent beautiful beautifu
 BAD_WORDS = frozenset("poor poorly bad weak low lacking unstable unsatisfactory wrong off harsh unnatural insufficient "
                       "excessive reduced reduction strange awkward uneven inaccurate distracting "
                       "unpleasant mediocre terrible dull pale faded drab muted washed".split())
+GOOD_WORDS |= frozenset(w for w in WORDNET["evaluative"][GOOD] if " " not in w) - BAD_WORDS
+BAD_WORDS |= frozenset(w for w in WORDNET["evaluative"][BAD] if " " not in w) - GOOD_WORDS
+# Degree of a fault, an ordered scale: "slight noise" and "heavy noise" agree on polarity, not on degree.
+# ABSENT words make a fault good, like a negation ("minimal noise", "negligible blur").
+DEGREES: dict[str, int] = {
+    **dict.fromkeys("slight slightly mild mildly minor faint faintly somewhat little bit".split(), 1),
+    **dict.fromkeys("moderate moderately noticeable noticeably some certain fair".split(), 2),
+    **dict.fromkeys("heavy heavily severe severely strong strongly significant significantly considerable "
+                    "considerably marked substantial substantially major serious seriously obvious pronounced "
+                    "intense extreme extremely excessive excessively very too overly".split(), 3)}
+ABSENT = frozenset("minimal negligible".split())
+DEGREE_GAP = 2  # levels apart (1 slight .. 3 heavy) that make a disagreement of degree
 # Negators, and verbs that take a quality away ("softens the fine detail", "hides the shadows").
 NEGATORS = frozenset("no not never without nor none neither lacks lack lacking loss lost absence free hardly barely "
                      "softens soften hides hide obscures loses lose spoils reduces drains masks".split())
@@ -118,11 +136,22 @@ _TOKEN = re.compile(r"[a-z]+|[.,;:!?]")
 
 
 def _phrases() -> dict[tuple[str, ...], tuple[str, str | None]]:
+    """Cue phrase -> (attribute, polarity): the hand-made list first (it wins), then WordNet's words."""
     out: dict[tuple[str, ...], tuple[str, str | None]] = {}
     for name, attr in ATTRIBUTES.items():
         for words, pol in ((attr.good, GOOD), (attr.bad, BAD), (attr.neutral, None)):
             for w in words:
                 out.setdefault(tuple(w.split()), (name, pol))
+    for name, sides in WORDNET.items():
+        if name in ATTRIBUTES:
+            for pol in (GOOD, BAD):
+                for w in sides[pol]:
+                    out.setdefault(tuple(w.split()), (name, pol))
+    for key, (name, pol) in list(out.items()):  # "fuzzy" -> "fuzzily", "distinct" -> "distinctly"
+        if len(key) == 1 and pol and len(key[0]) > 3 and not key[0].endswith("ly"):
+            w = key[0]
+            adverb = w[:-1] + "ily" if w.endswith("y") else w[:-2] + "ly" if w.endswith("le") else w + "ly"
+            out.setdefault((adverb,), (name, pol))
     return out
 
 
@@ -138,6 +167,7 @@ class Mention:
     polarity: str | None
     phrase: str
     why: str
+    degree: int | None = None  # of a fault: 1 slight .. 3 heavy (DEGREES), None when unstated
 
 
 def tokens(text: str | None) -> list[str]:
@@ -151,8 +181,8 @@ def _flip(p: str | None) -> str | None:
     return {GOOD: BAD, BAD: GOOD}.get(p) if p else None
 
 
-def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str]:
-    """Polarity for a neutral cue at [start, end): the nearest evaluative word in its clause."""
+def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str, int | None]:
+    """Polarity for a neutral cue at [start, end): the nearest evaluative word in its clause (and where)."""
     for dist in range(1, 5):
         for j in (start - dist, end - 1 + dist):
             if j < 0 or j >= len(toks):
@@ -166,17 +196,44 @@ def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str]:
                 continue
             before = toks[max(0, j - 2):j]
             if any(t in NEGATORS for t in before):
-                return _flip(pol), f"'{word}' negated"
+                return _flip(pol), f"'{word}' negated", j
             if pol == GOOD and any(t in INTENSIFIERS for t in before):
-                return BAD, f"'{word}' intensified"
-            return pol, f"'{word}'"
-    return None, "no evaluative word"
+                return BAD, f"'{word}' intensified", j
+            return pol, f"'{word}'", j
+    return None, "no evaluative word", None
+
+
+def _degree(toks: list[str], start: int, end: int) -> tuple[int | None, bool]:
+    """The degree word qualifying the cue at [start, end) (up to three words before it, or "is/are X"
+    after it, within the clause), and whether it says the fault is absent ("minimal", "barely any")."""
+    for j in range(start - 1, max(-1, start - 4), -1):
+        t = toks[j]
+        if t in CLAUSE_BREAKS:
+            break
+        if t in ABSENT or (t == "any" and j > 0 and toks[j - 1] in ("barely", "hardly")):
+            return None, True
+        if t == "little" and (j == 0 or toks[j - 1] != "a"):
+            return None, True  # "little noise" (a little noise: slight)
+        if t in DEGREES:
+            return DEGREES[t], False
+    after = toks[end:end + 4]
+    if after[:1] and after[0] in ("is", "are", "was", "were", "looks", "appears", "seems"):
+        for t in after[1:]:
+            if t in CLAUSE_BREAKS:
+                break
+            if t in ABSENT:
+                return None, True
+            if t in DEGREES:
+                return DEGREES[t], False
+    return None, False
 
 
 def mentions(text: str | None) -> list[Mention]:
     """Every attribute cue in `text`, with the polarity the rules give it."""
     toks = tokens(text)
     found: list[Mention] = []
+    at: dict[int, int] = {}  # token index -> index in `found` of the cue that starts there
+    consumed: set[int] = set()  # evaluative words a neutral cue took its polarity from
     i = 0
     last_end, last_negated = -10, False
     while i < len(toks):
@@ -190,12 +247,19 @@ def mentions(text: str | None) -> list[Mention]:
         name, pol = PHRASES[key]
         end = i + n
         nxt = toks[end] if end < len(toks) else None
-        if n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in _PREDICATE_NEXT:
+        if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in _PREDICATE_NEXT) or i in consumed:
             i += 1
+            continue
+        if n == 1 and key[0] in PREDICATIVE_ONLY and i > 0 and toks[i - 1].endswith("ly") and (toks[i - 1],) in PHRASES:
+            i += 1  # "distinctly visible", "murkily visible": the adverb carries the verdict
             continue
         phrase, why = " ".join(key), "lexicon"
         if pol is None:
-            pol, why = _evaluate(toks, i, end)
+            pol, why, j = _evaluate(toks, i, end)
+            if j is not None:
+                consumed.add(j)  # "dull colours": a colour verdict, not also a contrast one
+                if j in at and found[at[j]] is not None and found[at[j]].attribute != name:
+                    found[at[j]] = None  # type: ignore[call-overload]
         window = toks[max(0, i - 3):i]
         negated = False
         if any(t in NEGATORS for t in window) and not any(t in BREAKS for t in window[-2:]):
@@ -213,34 +277,55 @@ def mentions(text: str | None) -> list[Mention]:
             pol, why = BAD, why + "; 'too'"
         elif pol == GOOD and any(t in WISHES for t in toks[max(0, i - 4):i]):
             pol, why = BAD, why + "; a wish"
-        found.append(Mention(name, pol, phrase, why))
+        degree, absent = _degree(toks, i, end) if pol == BAD and not negated else (None, False)
+        if absent:
+            pol, why = GOOD, why + "; absent"
+        elif degree is not None:
+            why += f"; degree {degree}"
+        at[i] = len(found)
+        found.append(Mention(name, pol, phrase, why, degree))
         last_end, last_negated = end, negated
         i = end
-    return found
+    return [m for m in found if m is not None]
 
 
-def verdicts(text: str | None, default: str | None = None) -> dict[str, str]:
-    """{attribute: good | bad | mixed} for one text. `default` is the polarity of cues with none of
-    their own (the Q-Reasoning field the text came from); None leaves them without a verdict."""
+def graded(text: str | None, default: str | None = None) -> tuple[dict[str, str], dict[str, int]]:
+    """Verdicts (see `verdicts`) and, for attributes judged bad, the highest degree stated."""
     counts: dict[str, list[int]] = {}
+    degrees: dict[str, int] = {}
     for m in mentions(text):
         pol = m.polarity or default
         if pol is None:
             continue
         c = counts.setdefault(m.attribute, [0, 0])
         c[0 if pol == GOOD else 1] += 1
-    return {a: GOOD if g > b else BAD if b > g else "mixed" for a, (g, b) in counts.items()}
+        if pol == BAD and m.degree is not None:
+            degrees[m.attribute] = max(m.degree, degrees.get(m.attribute, 0))
+    out = {a: GOOD if g > b else BAD if b > g else "mixed" for a, (g, b) in counts.items()}
+    return out, {a: d for a, d in degrees.items() if out[a] == BAD}
+
+
+def verdicts(text: str | None, default: str | None = None) -> dict[str, str]:
+    """{attribute: good | bad | mixed} for one text. `default` is the polarity of cues with none of
+    their own (the Q-Reasoning field the text came from); None leaves them without a verdict."""
+    return graded(text, default)[0]
+
+
+def human_graded(text: str | None = None, good: str | None = None, bad: str | None = None
+                 ) -> tuple[dict[str, str], dict[str, int]]:
+    """The human side with degrees: from the good_aspect / bad_aspect split when either is given."""
+    if not (good or "").strip() and not (bad or "").strip():
+        return graded(text)
+    (g, _), (b, degrees) = graded(good, GOOD), graded(bad, BAD)
+    out = dict(g)
+    for a, v in b.items():
+        out[a] = v if a not in out or out[a] == v else "mixed"
+    return out, {a: d for a, d in degrees.items() if out[a] == BAD}
 
 
 def human_verdicts(text: str | None = None, good: str | None = None, bad: str | None = None) -> dict[str, str]:
     """The human side: from the good_aspect / bad_aspect split when either is given, else from `text`."""
-    if not (good or "").strip() and not (bad or "").strip():
-        return verdicts(text)
-    g, b = verdicts(good, GOOD), verdicts(bad, BAD)
-    out = dict(g)
-    for a, v in b.items():
-        out[a] = v if a not in out or out[a] == v else "mixed"
-    return out
+    return human_graded(text, good, bad)[0]
 
 
 @dataclass
@@ -249,6 +334,7 @@ class Agreement:
 
     matched: list[str] = field(default_factory=list)
     contradicted: list[str] = field(default_factory=list)
+    degree_off: list[str] = field(default_factory=list)  # both say bad, DEGREE_GAP or more levels apart
     missed: list[str] = field(default_factory=list)  # judged by the human, not by the model
     extra: list[str] = field(default_factory=list)  # judged by the model only (not counted as wrong)
     human: dict[str, str] = field(default_factory=dict)
@@ -256,38 +342,48 @@ class Agreement:
 
     @property
     def precision(self) -> float | None:
-        """Of the model's verdicts on attributes the human judged, the share with the human's polarity."""
-        n = len(self.matched) + len(self.contradicted)
+        """Of the model's verdicts on attributes the human judged, the share that agree (in degree too)."""
+        n = len(self.matched) + len(self.contradicted) + len(self.degree_off)
         return len(self.matched) / n if n else None
+
+    @property
+    def judged(self) -> int:
+        """Attributes the human judged (the denominator of recall and score)."""
+        return len(self.matched) + len(self.contradicted) + len(self.degree_off) + len(self.missed)
 
     @property
     def recall(self) -> float | None:
-        """Of the human's verdicts, the share the model restates with the same polarity."""
-        n = len(self.matched) + len(self.contradicted) + len(self.missed)
-        return len(self.matched) / n if n else None
+        """Of the human's verdicts, the share the model restates with the same polarity and degree."""
+        return len(self.matched) / self.judged if self.judged else None
 
     @property
     def score(self) -> float | None:
-        """(matched - contradicted) / human verdicts, in [-1, 1]: recall with contradictions paying."""
-        n = len(self.matched) + len(self.contradicted) + len(self.missed)
-        return (len(self.matched) - len(self.contradicted)) / n if n else None
+        """(matched - contradicted) / human verdicts, in [-1, 1]: recall with contradictions paying (a
+        disagreement of degree earns nothing and costs nothing)."""
+        return (len(self.matched) - len(self.contradicted)) / self.judged if self.judged else None
 
     def detail(self) -> str:
         """One readable line: human and model verdicts, and which disagree."""
         def show(d: dict[str, str]) -> str:
             return ",".join(f"{a}={v}" for a, v in sorted(d.items())) or "-"
         return (f"human {show(self.human)} | model {show(self.model)}"
-                + (f" | contradicted {','.join(self.contradicted)}" if self.contradicted else ""))
+                + (f" | contradicted {','.join(self.contradicted)}" if self.contradicted else "")
+                + (f" | degree off {','.join(self.degree_off)}" if self.degree_off else ""))
 
 
-def agreement(human: dict[str, str], model: dict[str, str]) -> Agreement:
-    """Compare verdicts; "mixed" on either side is neither a match nor a contradiction."""
+def agreement(human: dict[str, str], model: dict[str, str], human_degrees: dict[str, int] | None = None,
+              model_degrees: dict[str, int] | None = None) -> Agreement:
+    """Compare verdicts; "mixed" on either side is neither a match nor a contradiction. Two "bad"
+    verdicts whose stated degrees are DEGREE_GAP or more apart ("slight" vs "severe") disagree in degree."""
+    hd, md = human_degrees or {}, model_degrees or {}
     h = {a: v for a, v in human.items() if v in (GOOD, BAD)}
     m = {a: v for a, v in model.items() if v in (GOOD, BAD)}
     out = Agreement(human=dict(human), model=dict(model))
     for a, v in sorted(h.items()):
         if a not in m:
             out.missed.append(a)
+        elif m[a] == v and a in hd and a in md and abs(hd[a] - md[a]) >= DEGREE_GAP:
+            out.degree_off.append(a)
         elif m[a] == v:
             out.matched.append(a)
         else:
@@ -299,4 +395,5 @@ def agreement(human: dict[str, str], model: dict[str, str]) -> Agreement:
 def compare_texts(generated: str | None, reference: str | None = None, good: str | None = None,
                   bad: str | None = None) -> Agreement:
     """Agreement of one generated text with one human note (text, or its good/bad aspects)."""
-    return agreement(human_verdicts(reference, good, bad), verdicts(generated))
+    (human, human_degrees), (model, model_degrees) = human_graded(reference, good, bad), graded(generated)
+    return agreement(human, model, human_degrees, model_degrees)

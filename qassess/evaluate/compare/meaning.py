@@ -38,7 +38,7 @@ def attribute_rows(match: Matched) -> tuple[np.ndarray, list[str]]:
         good = match.good[i] if match.good is not None else None
         bad = match.bad[i] if match.bad is not None else None
         a = attributes.compare_texts(text, match.references[i], good, bad)
-        judged = len(a.matched) + len(a.contradicted) + len(a.missed)
+        judged = a.judged
         values[i] = [np.nan if a.score is None else a.score, np.nan if a.precision is None else a.precision,
                      np.nan if a.recall is None else a.recall, len(a.contradicted), len(a.matched), judged]
         details.append(a.detail())
