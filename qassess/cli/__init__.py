@@ -6,6 +6,9 @@ from qassess.cli import compare, merge, models, report, score, train  # noqa: F4
 from qassess.cli.app import app
 
 
+from qassess.cli import eval as _eval  # noqa: E402,F401 - registers `datasets` and `eval`
+
+
 def main() -> None:
     app(prog_name="qassess")
 
