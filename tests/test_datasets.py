@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -164,7 +163,7 @@ def test_user_preset_in_yaml(tmp_path):
         data / "scores.csv", index=False)
     yml = tmp_path / "datasets.yaml"
     yml.write_text("mine:\n  title: My photos\n  folders: [mine]\n"
-                   "  labels: {reader: table, file: scores.csv, id: file, score: score}\n"
+                   "  labels: {reader: table, file: scores.csv, image_col: file, score_col: score}\n"
                    "  images: pics\n  scale: [0, 10]\n  direction: lower\n  splits: {all: {expected: 4}}\n")
     preset = get_preset("mine", yml)
     assert preset.user and preset.split().lower_better
@@ -172,7 +171,7 @@ def test_user_preset_in_yaml(tmp_path):
     assert problems == 0, lines
     listed = CliRunner().invoke(app, ["datasets", "--dataset-presets", str(yml)])
     assert "mine (user): My photos" in listed.output
-    yml.write_text("mine:\n  labels: {reader: table, file: s.csv, id: a, score: b}\n  scale: [0, 1]\n"
+    yml.write_text("mine:\n  labels: {reader: table, file: s.csv, image_col: a, score_col: b}\n  scale: [0, 1]\n"
                    "  direction: sideways\n")
     with pytest.raises(UserError, match="direction must be higher or lower"):
         get_preset("mine", yml)

@@ -5,7 +5,6 @@ resumes; the table's columns, average and notes on hand-made rows."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,8 +22,7 @@ def invoke(*args):
     result = RUNNER.invoke(app, [str(a) for a in args])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
-    text = result.output + (getattr(result, "stderr", "") if result.stderr_bytes is not None else "")
-    return result.exit_code, text
+    return result.exit_code, result.output  # stdout and stderr, as a terminal shows them
 
 
 @pytest.fixture(scope="module")

@@ -71,8 +71,8 @@ def _numbers(values) -> np.ndarray:
 
 
 @reader("table")
-def table(folder: Path, *, file: str, id: str, score: str, files: list[str]) -> pd.DataFrame:
-    """A CSV/TSV/TXT/JSON/Excel table read by qassess's table reader; `id` and `score` name the columns
+def table(folder: Path, *, file: str, image_col: str, score_col: str, files: list[str]) -> pd.DataFrame:
+    """A CSV/TSV/TXT/JSON/Excel table read by qassess's table reader; `image_col` and `score_col` name the columns
     as released (split columns such as KonIQ's `set` are kept for `where`)."""
     from qassess.io.tables import read_table
 
@@ -80,11 +80,11 @@ def table(folder: Path, *, file: str, id: str, score: str, files: list[str]) -> 
     files.append(file)
     with _reading(path):
         frame = read_table(path).frame
-    missing = [c for c in (id, score) if c not in frame.columns]
+    missing = [c for c in (image_col, score_col) if c not in frame.columns]
     if missing:
         raise UserError(f"{path}: no column {', '.join(map(repr, missing))}; columns are: "
                         f"{', '.join(map(str, frame.columns[:20]))}")
-    out = frame.rename(columns={id: "image", score: "mos"})
+    out = frame.rename(columns={image_col: "image", score_col: "mos"})
     out["mos"] = _numbers(out["mos"])
     return out
 
