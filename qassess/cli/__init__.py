@@ -2,7 +2,7 @@
 data), each importing its heavy parts only when it runs."""
 from __future__ import annotations
 
-from qassess.cli import compare, merge, models, report, score, train  # noqa: F401 - each registers its command
+from qassess.cli import compare, datasets, evaluate, merge, models, report, score, train  # noqa: F401 - each registers its command
 from qassess.cli.app import app
 
 

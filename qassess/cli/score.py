@@ -88,7 +88,7 @@ def score(
         raise UserError("--limit must be at least 1")
     from qassess.engines.partition import parse_shard
 
-    backend, backend_options = _remote_options(backend, base_url, api_key_env, processor, max_in_flight,
+    backend, backend_options = remote_options(backend, base_url, api_key_env, processor, max_in_flight,
                                                request_timeout)
     settings = Settings(
         model=model, backend=backend, template=template, batch_size=batch_size, temperature=temperature,
@@ -117,7 +117,7 @@ def score(
     say(tally.summary() + (f"; results in {output}" if output else ""))
 
 
-def _remote_options(backend: str, base_url, api_key_env, processor, max_in_flight, request_timeout):
+def remote_options(backend: str, base_url, api_key_env, processor, max_in_flight, request_timeout):
     """(backend name, backend options): --base-url means the openai backend, which needs one."""
     if not base_url:
         if backend == "openai":

@@ -101,7 +101,9 @@ def choose_level(preds: PredIndex, other_ids: pd.Series) -> tuple[str, Any, np.n
         keys = id_keys(other_ids, level)
         rows, value_set, dups, _ = preds.at(level)
         pos = lookup(keys, value_set)
-        found[level] = (int((pos >= 0).sum()), keys, pos)
+        # distinct predictions matched: a file name shared by several ground-truth rows (LIVE's
+        # jp2k/img1.bmp, jpeg/img1.bmp) must not make the name level look better than the full path
+        found[level] = (int(np.unique(pos[pos >= 0]).size), keys, pos)
         tried[level] = found[level][0]
         if level == "name" and (pos >= 0).all() and not dups and np.bincount(pos).max(initial=0) <= 1:
             given = pa.array(rows["id"].astype("str")).take(pa.array(pos))
