@@ -84,7 +84,8 @@ def _processor(tokenizer):
                                chat_template=CHAT_TEMPLATE)
 
 
-def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 0, **options) -> Path:
+def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 0, eval_rows: int = 0,
+           **options) -> Path:
     import torch
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
@@ -94,8 +95,11 @@ def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 
         return out
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(model_dir)
-    history = pretrain_vision(model, processor.image_processor, load_rows(synth_dir, "train"),
-                              load_rows(synth_dir, "test"), VisionConfig(steps=steps, seed=seed, eval_every=max(1, steps // 4), **options),
+    test = load_rows(synth_dir, "test")
+    if eval_rows and len(test) > eval_rows:  # the curves during training: a fixed sample keeps each evaluation short
+        test = random.Random(seed).sample(test, eval_rows)
+    config = VisionConfig(steps=steps, seed=seed, eval_every=max(1, steps // 2), **options)
+    history = pretrain_vision(model, processor.image_processor, load_rows(synth_dir, "train"), test, config,
                               log=lambda m: print(m, flush=True))
     from qassess.writers import replace_dir
 
@@ -130,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="init: output folder; vision/package: the input model folder")
     parser.add_argument("-o", "--out", help="output folder (vision, package)")
     parser.add_argument("--data", default=".cache/synth", help="`qassess data synth` output folder")
-    parser.add_argument("--steps", type=int, default=700, help="vision pre-training steps")
+    parser.add_argument("--steps", type=int, default=500, help="vision pre-training steps")
+    parser.add_argument("--eval-rows", type=int, default=600, help="vision: held-out images per evaluation (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cue-weight", type=float, default=1.0, help="vision: weight of the per-token cues (0: off)")
     parser.add_argument("--lr", type=float, default=3e-4, help="vision: peak learning rate of the tower")
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.out:
             raise UserError(f"{args.stage}: -o/--out is required")
         elif args.stage == "vision":
-            path = vision(Path(args.model), Path(args.out), Path(args.data), args.steps, args.seed,
+            path = vision(Path(args.model), Path(args.out), Path(args.data), args.steps, args.seed, args.eval_rows,
                           cue_weight=args.cue_weight, lr=args.lr, crop=args.crop, val=args.val)
         else:
             path = package(Path(args.model), Path(args.out), args.id)

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from qassess.errors import UserError
 from qassess.synth import DISTORTION_NAMES
 
 TYPES = ("none", *DISTORTION_NAMES)
@@ -211,8 +212,13 @@ def load_validation(folder: str | Path) -> list[dict]:
     folder = Path(folder)
     with open(folder / "labels.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    images = folder / "images" if (folder / "images").is_dir() else folder
-    return [{"path": str(images / r["image"]), "mos": float(r["mos"])} for r in rows]
+    out = []
+    for r in rows:  # names relative to the folder (images/x.jpg) or to its images/ subfolder (x.jpg)
+        path = next((p for p in (folder / r["image"], folder / "images" / r["image"]) if p.is_file()), None)
+        if path is None:
+            raise UserError(f"{folder / 'labels.csv'}: {r['image']} is not in {folder} or {folder / 'images'}")
+        out.append({"path": str(path), "mos": float(r["mos"])})
+    return out
 
 
 def validate(model, processor, head, rows: list[dict], batch: int = 16) -> float:
