@@ -15,13 +15,15 @@ test: setup
 	$(PY) -m pytest -q
 
 # Rebuild the embedded default model from this clone (MODEL.md): each stage skips when its output exists.
+# VAL=folder (real photos + labels.csv) logs a validation SRCC during vision pre-training; it never trains on it.
 model: setup
 	$(QA) data synth data/photos -o .cache/synth --manifest data/photos/manifest.csv --seed 0
 	$(PY) -m qassess.build.model init .cache/model/init --data .cache/synth
-	$(PY) -m qassess.build.model vision .cache/model/init -o .cache/model/vision --data .cache/synth
+	$(PY) -m qassess.build.model vision .cache/model/init -o .cache/model/vision --data .cache/synth $(if $(VAL),--val $(VAL))
 	$(QA) train recipes/default/sft.yaml
+	$(PY) -m qassess.build.model package runs/default-sft -o qassess/models/qassess-demo-v2-sft --id qassess-demo-v2-sft
 	$(QA) train recipes/default/grpo.yaml
-	$(PY) -m qassess.build.model package runs/default-grpo/merged -o qassess/models/qassess-demo-v1
+	$(PY) -m qassess.build.model package runs/default-grpo/merged -o qassess/models/qassess-demo-v2
 
 clean:
 	rm -rf .cache demo-out.*

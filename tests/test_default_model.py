@@ -55,7 +55,7 @@ def _score(tmp_path, backend: str, *extra: str) -> list[dict]:
     result = subprocess.run([sys.executable, "-c", GUARD, str(log), "score", str(REAL), "-o", str(out),
                              "--backend", backend, *extra], capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "qassess-demo-v1" in result.stderr and "synthetic" in result.stderr  # the notice, once
+    assert models.DEFAULT_ID in result.stderr and "synthetic" in result.stderr  # the notice, once
     assert result.stderr.count("synthetic distortions") == 1
     assert log.read_text() == "[]", f"network touched: {log.read_text()}"
     with open(out, newline="", encoding="utf-8") as f:
@@ -65,7 +65,7 @@ def _score(tmp_path, backend: str, *extra: str) -> list[dict]:
 def _check(rows: list[dict]) -> None:
     ok = [r for r in rows if r["status"] == "ok"]
     assert len(ok) >= len(rows) - 1 and len(rows) >= 10
-    assert {r["model"] for r in rows} == {"qassess-demo-v1"}
+    assert {r["model"] for r in rows} == {models.DEFAULT_ID}
     by_name = {Path(r["path"]).name: float(r["rating"]) for r in ok}
     for name, rating in by_name.items():
         if name.endswith("__pristine.png"):
@@ -79,6 +79,34 @@ def _check(rows: list[dict]) -> None:
     names = sorted(by_name)
     assert spearmanr([by_name[n] for n in names], [labels[n] for n in names])[0] > 0.4
     assert all("<caption>" not in r["caption"] and r["caption"] for r in ok)
+    named = {w for r in ok for w in _words(r["caption"]) & _subject_words()}
+    assert not named, f"captions name subjects of training photos: {sorted(named)}"
+
+
+def _words(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def _subject_words() -> set[str]:
+    """Words of the training photos' content lines that no reference text uses (the subjects themselves)."""
+    from qassess.synth import text as synth_text
+
+    quality = set()
+    for value in vars(synth_text).values():
+        for item in (value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else ()):
+            for phrase in (item if isinstance(item, tuple) else (item,)):
+                if isinstance(phrase, str):
+                    quality |= _words(phrase)
+    with open(ROOT / "data" / "photos" / "manifest.csv", newline="", encoding="utf-8") as f:
+        content = set().union(*(_words(r["content"]) for r in csv.DictReader(f)))
+    # where and how words a quality caption may use ("blurred background", "the area above")
+    generic = {"above", "below", "behind", "beside", "among", "against", "under", "over", "with", "from", "into",
+               "background", "foreground", "frame", "centre", "center", "corner", "corners", "left", "right", "black",
+               "white", "grey", "gray", "blurred", "bright", "close", "calm", "light", "lights", "dark", "colour",
+               "color", "colours", "colors", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "view"}
+    return {w for w in content - quality - generic if len(w) > 3}
 
 
 def test_transformers_backend_scores_samples_offline(tmp_path):

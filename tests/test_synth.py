@@ -91,3 +91,43 @@ def test_cli_bad_input_one_line(tmp_path):
                              str(tmp_path / "out")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_every_distortion_type_is_graded(two_photos, tmp_path):
+    """Each type, realistic composites included, damages the photo more at each level (HaarPSI falls)."""
+    from qassess.synth.dataset import DISTORTION_NAMES
+
+    made = synthesize([two_photos], tmp_path / "all", seed=1, long_side=168, mixes_per_photo=0, holdout=0.0)
+    source = made.rows[0]["source"]
+    for t in DISTORTION_NAMES:
+        series = [next(r["haarpsi"] for r in made.rows if r["source"] == source and r["distortions"] == f"{t}:{lv}")
+                  for lv in range(1, LEVELS + 1)]
+        assert series[0] < 1.0 and series[-1] < series[0], (t, series)
+
+
+def test_mixes_of_different_families_in_pipeline_order(made):
+    from qassess.synth.dataset import STAGE, _dist_table
+
+    family = {d.name: d.family for d in _dist_table()}
+    mixes = [r["distortions"].split("+") for r in made.rows if "+" in r["distortions"]]
+    assert len(mixes) == 2 * 2  # two photos x mixes_per_photo
+    for parts in mixes:
+        names = [p.split(":")[0] for p in parts]
+        assert len({family[n] for n in names}) == len(names)
+        assert [STAGE[family[n]] for n in names] == sorted(STAGE[family[n]] for n in names)
+
+
+def test_texts_never_name_the_subject(tmp_path):
+    """The reference texts say what a model can see (quality), never what the manifest says the photo shows."""
+    src = tmp_path / "photos"
+    src.mkdir()
+    (src / "kodim05.png").write_bytes((PHOTOS / "kodak" / "kodim05.png").read_bytes())
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,content\nkodim05.png,zebra grazing beside a lighthouse\n")
+    made = synthesize([src], tmp_path / "out", seed=0, long_side=168, types=TYPES, mixes_per_photo=3,
+                      manifest=manifest)
+    assert made.rows[0]["subject"] == "zebra grazing beside a lighthouse"  # kept as data, for checks
+    for r in made.rows:
+        text = " ".join((r["description"], r["good_aspect"], r["bad_aspect"])).lower()
+        assert "zebra" not in text and "lighthouse" not in text, text
+        assert " a o" not in text and "a extremely" not in text  # articles agree

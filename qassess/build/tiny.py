@@ -11,7 +11,7 @@ argmax. The builder therefore draws ``lm_head`` with a large std (a clear top-1 
 rows of special tokens (the model never emits them, so every generation runs to ``max_new_tokens``) and
 of lone non-ASCII bytes and control characters (its text is always printable UTF-8).
 
-    python -m qassess.testing.tiny OUT_DIR [--size tiny|small] [--seed 0] [--quiet]
+    python -m qassess.build.tiny OUT_DIR [--size tiny|small] [--seed 0] [--quiet]
 """
 from __future__ import annotations
 
@@ -322,7 +322,7 @@ def build_tiny_model(out_dir: str | os.PathLike, size: str = "tiny", seed: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qassess.testing.tiny", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m qassess.build.tiny", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", help="directory to write the model into")
     parser.add_argument("--size", choices=sorted(SHAPES), default="tiny")
     parser.add_argument("--seed", type=int, default=0)

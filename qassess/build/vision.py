@@ -1,6 +1,6 @@
 """Stage 0 of the default model: teach a from-scratch Qwen2.5-VL vision tower to see distortions.
 
-Why a separate stage (measured in ../shared/notes/stack.md and in MODEL.md): trained end to end from
+Why a separate stage (measured in MODEL.md): trained end to end from
 random weights the tower learns brightness and little else, while the evidence for blur, noise and
 compression sits in the pixels' local differences, which a random patch embedding buries under each
 patch's mean colour. So:
@@ -24,15 +24,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-TYPES = ("none", "gaussian_blur", "motion_blur", "gaussian_noise", "shot_noise", "jpeg", "underexposure",
-         "overexposure", "contrast_loss", "desaturation", "colour_cast", "pixelation")
+from qassess.errors import UserError
+from qassess.synth.dataset import DISTORTION_NAMES
+
+TYPES = ("none", *DISTORTION_NAMES)
 
 
 @dataclass
 class VisionConfig:
     steps: int = 600
     batch: int = 32
-    crop: int = 140  # px, a multiple of 28: 10x10 patches
+    crop: int = 168  # px, a multiple of 28: 6x6 merged tokens
     lr: float = 3e-4
     head_lr: float = 3e-3  # the throw-away heads learn faster than the tower
     warmup: int = 25
@@ -42,6 +44,7 @@ class VisionConfig:
     seed: int = 0
     log_every: int = 25
     eval_every: int = 0  # also evaluate on the held-out rows every N steps (the per-type curves); 0: at the end
+    val: str = ""  # a folder of real photos with labels.csv (image, mos): validation SRCC at every evaluation
 
 
 def _primary_type(distortions: str) -> int:
@@ -202,6 +205,40 @@ def evaluate(model, processor, head, rows: list[dict], batch: int = 32) -> dict:
     return {"srcc": round(float(spearmanr(labels, preds)[0]), 4), "per_type": per_type}
 
 
+def load_validation(folder: str | Path) -> list[dict]:
+    """Real photos with human scores (labels.csv: image, mos, higher is better), for validation only."""
+    import csv
+
+    folder = Path(folder)
+    with open(folder / "labels.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:  # names relative to the folder (images/x.jpg) or to its images/ subfolder (x.jpg)
+        path = next((p for p in (folder / r["image"], folder / "images" / r["image"]) if p.is_file()), None)
+        if path is None:
+            raise UserError(f"{folder / 'labels.csv'}: {r['image']} is not in {folder} or {folder / 'images'}")
+        out.append({"path": str(path), "mos": float(r["mos"])})
+    return out
+
+
+def validate(model, processor, head, rows: list[dict], batch: int = 16) -> float:
+    """SRCC of the head's rating against human scores of real photos (the whole photo, as scoring sees it)."""
+    import torch
+    from scipy.stats import spearmanr
+
+    from qassess.io.images import PixelBudget, load_image
+
+    size = processor.size
+    budget = PixelBudget(min_pixels=size["shortest_edge"], max_pixels=size["longest_edge"])
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(rows), batch):
+            ims = [load_image(r["path"], budget) for r in rows[i:i + batch]]
+            tokens, counts = _visual_tokens(model, processor, ims)
+            preds += head(tokens, counts)[:, 0].tolist()
+    return round(float(spearmanr([r["mos"] for r in rows], preds)[0]), 4)
+
+
 def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[dict] | None, cfg: VisionConfig,
                     log=print) -> dict:
     """Train model.model.visual in place; return the log (per-step losses, evaluations)."""
@@ -218,6 +255,7 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 *
                                               (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     cache: dict[str, tuple] = {}
+    val_rows = load_validation(cfg.val) if cfg.val else []
     cue_stats = None  # per-cue mean and std from the first batch: the dense targets are standardised
     history = {"steps": [], "evals": []}
     start = time.time()
@@ -255,6 +293,8 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
             visual.eval()
             result = {"step": step + 1, **evaluate(model, processor, head, test_rows),
                       "seconds": round(time.time() - start, 1)}
+            if val_rows:
+                result["val_srcc"] = validate(model, processor, head, val_rows)
             history["evals"].append(result)
             log(f"vision held-out at step {step + 1}: {result}")
             visual.train()
@@ -265,6 +305,8 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
     if test_rows:
         result = {"step": cfg.steps, **evaluate(model, processor, head, test_rows),
                   "seconds": round(time.time() - start, 1)}
+        if val_rows:
+            result["val_srcc"] = validate(model, processor, head, val_rows)
         history["evals"].append(result)
         log(f"vision held-out: {result}")
     return history

@@ -50,12 +50,13 @@ def data_synth(
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Output folder (images/, train.json, test.json, labels.csv).  [required]"),
     out_alias: Optional[Path] = typer.Option(None, "--out", hidden=True),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="CSV with `file` and `content` columns: "
-                                            "a subject line per photo for the reference texts."),
+                                            "a subject line per photo, kept in the rows for checks (the texts never use it)."),
     seed: int = typer.Option(0, "--seed", help="Seed for noise, angles, mixes and wording."),
-    long_side: int = typer.Option(308, "--long-side", help="Long side in px (sides snap to multiples of 28)."),
+    long_side: int = typer.Option(448, "--long-side", help="Long side in px (sides snap to multiples of 28)."),
     holdout: float = typer.Option(0.18, "--holdout", help="Share of source photos held out as test.json "
                                   "(by a hash of the photo's path: every distorted copy stays on one side)."),
-    mixes: int = typer.Option(6, "--mixes", help="Two-distortion mixes per photo."),
+    mixes: int = typer.Option(15, "--mixes", help="Random two- and three-distortion mixes per photo."),
+    workers: int = typer.Option(1, "--workers", help="Processes (one photo each; the output is the same for any number)."),
     types: Optional[List[str]] = typer.Option(None, "--type", help="Only these distortion types (repeatable)."),
 ):
     """Distort photos at 5 graded levels per type (KADID-10k style), label each by HaarPSI, write references.
@@ -75,7 +76,7 @@ def data_synth(
         say(f"synth: {out} is up to date (same photos and settings); delete it to rebuild")
         return
     result = synthesize(photos, out, manifest=manifest, seed=seed, long_side=long_side, holdout=holdout,
-                        mixes_per_photo=mixes, types=types,
+                        mixes_per_photo=mixes, types=types, workers=workers,
                         progress=lambda i, n: say(f"synth: {i}/{n} photos") if i % 10 == 0 or i == n else None)
     splits = {s: sum(r["split"] == s for r in result.rows) for s in ("train", "test")}
     say(f"synth: {len(result.rows)} images from {len({r['source'] for r in result.rows})} photos "

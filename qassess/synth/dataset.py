@@ -41,9 +41,16 @@ def _dist_table() -> list[Distortion]:
     import cv2
 
     nearest = {"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_NEAREST}
+    smooth = {"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR}
+
+    def jpeg(q):
+        return A.ImageCompression(compression_type="jpeg", quality_range=(q, q), p=1)
+
     return [
         Distortion("gaussian_blur", "sharpness", (0.8, 1.3, 2.0, 3.0, 4.5),
                    lambda v, r: A.GaussianBlur(blur_limit=0, sigma_limit=(v, v), p=1)),
+        Distortion("defocus", "sharpness", (1, 2, 3, 4, 6),
+                   lambda v, r: A.Defocus(radius=(v, v), alias_blur=(0.2, 0.2), p=1)),
         Distortion("motion_blur", "sharpness", (5, 7, 11, 15, 21),
                    lambda v, r: A.MotionBlur(blur_limit=(v, v), angle_range=(a := r.uniform(0, 180), a),
                                              direction_range=(0, 0), allow_shifted=False, p=1)),
@@ -51,10 +58,24 @@ def _dist_table() -> list[Distortion]:
                    lambda v, r: A.GaussNoise(std_range=(v, v), per_channel=True, p=1)),
         Distortion("shot_noise", "noise", (0.02, 0.05, 0.1, 0.2, 0.35),
                    lambda v, r: A.ShotNoise(scale_range=(v, v), p=1)),
-        Distortion("jpeg", "compression", (30, 18, 11, 7, 4),
-                   lambda v, r: A.ImageCompression(compression_type="jpeg", quality_range=(v, v), p=1)),
+        # A phone's noise: blotchy luminance and colour grain (the demosaicing spreads it over neighbouring
+        # pixels), smoothed a little by the camera's denoiser, then the camera's own JPEG.
+        Distortion("sensor_noise", "noise", (0.04, 0.07, 0.11, 0.16, 0.22),
+                   lambda v, r: A.Compose([A.GaussNoise(std_range=(v, v), per_channel=True, noise_scale_factor=0.5, p=1),
+                                           A.GaussianBlur(blur_limit=0, sigma_limit=(0.5, 0.5), p=1),
+                                           jpeg(80)], seed=r.randrange(2**31))),
+        Distortion("jpeg", "compression", (30, 18, 11, 7, 4), lambda v, r: jpeg(v)),
+        # Shared and re-shared: saved, shrunk and saved again at a lower quality.
+        Distortion("double_jpeg", "compression", (40, 25, 15, 10, 6),
+                   lambda v, r: A.Compose([jpeg(min(90, 2 * v + 20)),
+                                           A.Downscale(scale_range=(0.75, 0.75), interpolation_pair=smooth, p=1),
+                                           jpeg(v)], seed=r.randrange(2**31))),
         Distortion("underexposure", "exposure", (1.4, 1.9, 2.5, 3.3, 4.4),
                    lambda v, r: A.RandomGamma(gamma_limit=(v * 100, v * 100), p=1)),
+        # Low light: dark, and the gain that brightens it brings up the sensor noise.
+        Distortion("low_light", "exposure", (1.3, 1.7, 2.2, 2.8, 3.5),
+                   lambda v, r: A.Compose([A.RandomGamma(gamma_limit=(v * 100, v * 100), p=1),
+                                           A.ShotNoise(scale_range=(0.04 * v, 0.04 * v), p=1)], seed=r.randrange(2**31))),
         Distortion("overexposure", "exposure", (0.2, 0.32, 0.45, 0.58, 0.7),
                    lambda v, r: A.RandomBrightnessContrast(brightness_limit=(v, v), contrast_limit=(0, 0), p=1)),
         Distortion("contrast_loss", "contrast", (-0.35, -0.5, -0.65, -0.78, -0.88),
@@ -64,16 +85,29 @@ def _dist_table() -> list[Distortion]:
         Distortion("colour_cast", "colour", (0.03, 0.06, 0.1, 0.14, 0.19),
                    lambda v, r: A.ColorJitter(brightness=(1, 1), contrast=(1, 1), saturation=(1.2, 1.2),
                                               hue=(h := v * r.choice((-1, 1)), h), p=1)),
+        Distortion("chromatic_aberration", "lens", (0.02, 0.05, 0.1, 0.18, 0.3),
+                   lambda v, r: A.ChromaticAberration(primary_distortion_limit=(v, v), secondary_distortion_limit=(v / 2, v / 2),
+                                                      mode="red_blue", interpolation=cv2.INTER_LINEAR, p=1)),
+        Distortion("oversharpening", "sharpening", (0.12, 0.22, 0.35, 0.55, 0.8),
+                   lambda v, r: A.Sharpen(alpha=(v, v), lightness=(1.0, 1.0), method="kernel", p=1)),
         Distortion("pixelation", "resolution", (0.4, 0.3, 0.22, 0.16, 0.11),
                    lambda v, r: A.Downscale(scale_range=(v, v), interpolation_pair=nearest, p=1)),
+        # Digital zoom or an upscaled thumbnail: soft rather than blocky.
+        Distortion("upscaling", "resolution", (0.6, 0.45, 0.33, 0.25, 0.18),
+                   lambda v, r: A.Downscale(scale_range=(v, v), interpolation_pair=smooth, p=1)),
     ]
 
 
-DISTORTION_NAMES = ("gaussian_blur", "motion_blur", "gaussian_noise", "shot_noise", "jpeg", "underexposure",
-                    "overexposure", "contrast_loss", "desaturation", "colour_cast", "pixelation")
-# Two-distortion mixes that happen in real pipelines (applied in this order).
-MIXES = (("gaussian_blur", "gaussian_noise"), ("underexposure", "shot_noise"), ("pixelation", "jpeg"),
-         ("motion_blur", "jpeg"), ("contrast_loss", "gaussian_noise"), ("gaussian_noise", "jpeg"))
+DISTORTION_NAMES = ("gaussian_blur", "defocus", "motion_blur", "gaussian_noise", "shot_noise", "sensor_noise", "jpeg",
+                    "double_jpeg", "underexposure", "low_light", "overexposure", "contrast_loss", "desaturation",
+                    "colour_cast", "chromatic_aberration", "oversharpening", "pixelation", "upscaling")
+# Where each family acts in a camera pipeline: mixes apply their distortions in this order (optics, exposure,
+# sensor, processing, resizing, compression), so a mix looks like a photo that went through one camera.
+STAGE = {"lens": 0, "sharpness": 1, "exposure": 2, "noise": 3, "contrast": 4, "colour": 5, "sharpening": 6,
+         "resolution": 7, "compression": 8}
+# Mixes: real photos rarely have one clean flaw. Each photo gets random two- and three-distortion mixes
+# of different families, at random levels 1-4 (the strongest levels alone already rate ~1).
+MIX_SIZES = (2, 2, 3)
 
 
 def model_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -137,16 +171,11 @@ class SynthResult:
 
 
 def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str | Path | None = None,
-               seed: int = 0, long_side: int = 308, holdout: float = 0.18, mixes_per_photo: int = 6,
-               types: Iterable[str] | None = None, progress: Callable[[int, int], None] | None = None
-               ) -> SynthResult:
+               seed: int = 0, long_side: int = 448, holdout: float = 0.18, mixes_per_photo: int = 15,
+               types: Iterable[str] | None = None, progress: Callable[[int, int], None] | None = None,
+               workers: int = 1) -> SynthResult:
     """Write the set into `out` (see the module docstring). Deterministic for (photos, seed, options)."""
-    import numpy as np
-    from PIL import Image
-
-    from qassess.io.images import ImageLoadError, load_image
     from qassess.io.sources import collect_files, is_image_name as _is_image_name
-    from qassess.synth.text import describe, photo_strengths
 
     out = Path(out)
     table = {d.name: d for d in _dist_table()}
@@ -164,48 +193,29 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     skipped: list[tuple[str, str]] = []
-    for index, path in enumerate(files):
+    jobs = []
+    for path in files:
         rel = _relative(path, roots)
-        source = rel.rsplit(".", 1)[0].replace("/", "_")
-        try:
-            im = load_image(path, None)
-        except ImageLoadError as exc:
-            skipped.append((rel, str(exc)))
-            continue
-        if min(im.size) < 64:
-            skipped.append((rel, f"too small to distort ({im.size[0]}x{im.size[1]})"))
-            continue
-        im = im.resize(model_size(*im.size, long_side), Image.Resampling.LANCZOS)
-        ref = np.asarray(im)
-        rng = random.Random(f"{seed}:{source}")
-        split = "test" if is_held_out(source, holdout) else "train"
-        subject = contents.get(rel) or contents.get(path.name) or ""
-        strengths = photo_strengths(ref)  # of the pristine photo: once, not per distorted copy
-        jobs: list[tuple[str, list[tuple[str, int]]]] = [("pristine", [])]
-        jobs += [(f"{t}_{lv}", [(t, lv)]) for t in chosen for lv in range(1, LEVELS + 1)]
-        pairs = [m for m in MIXES if all(t in chosen for t in m)]
-        for k in range(min(mixes_per_photo, 2 * len(pairs))):
-            a, b = pairs[k % len(pairs)]
-            la, lb = rng.randint(1, 4), rng.randint(1, 4)
-            jobs.append((f"{a}_{la}+{b}_{lb}", [(a, la), (b, lb)]))
-        folder = out / "images" / source
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, steps in jobs:
-            img = ref
-            for t, lv in steps:
-                transform = _compose(table[t].build(table[t].params[lv - 1], rng), rng)
-                img = transform(image=img)["image"]
-            h = 1.0 if not steps else haarpsi(img, ref)
-            file = folder / f"{source}__{name}.png"  # unique file names: matching by name stays exact
-            Image.fromarray(img).save(file, optimize=False, compress_level=1)
-            text = describe(subject, strengths, [(t, table[t].family, lv) for t, lv in steps], rng)
-            rows.append({
-                "image": f"{source}/{file.name}", "source": source, "split": split, "subject": subject,
-                "distortions": "+".join(f"{t}:{lv}" for t, lv in steps) or "none",
-                "haarpsi": round(h, 5), "normalized_score": label_from_haarpsi(h), **text,
-            })
-        if progress:
-            progress(index + 1, len(files))
+        jobs.append((str(path), rel, contents.get(rel) or contents.get(path.name) or "", str(out), seed, long_side,
+                     holdout, mixes_per_photo, chosen, 1 if workers > 1 else 0))
+    # One photo per task: each has its own seeded RNG, so the set is the same for any number of workers.
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers)
+        results = pool.map(_one_photo, jobs)
+    else:
+        pool, results = None, map(_one_photo, jobs)
+    try:
+        for index, (photo_rows, skip) in enumerate(results):
+            rows += photo_rows
+            if skip:
+                skipped.append(skip)
+            if progress:
+                progress(index + 1, len(files))
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     if not rows:
         raise UserError("no readable photos: nothing was synthesised" +
                         (f" ({skipped[0][0]}: {skipped[0][1]})" if skipped else ""))
@@ -213,13 +223,62 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     return SynthResult(rows, skipped, out)
 
 
+def _one_photo(job) -> tuple[list[dict], tuple[str, str] | None]:
+    """Every image of one source photo: (rows, None), or ([], (file, why it was skipped))."""
+    import numpy as np
+    from PIL import Image
+
+    from qassess.io.images import ImageLoadError, load_image
+    from qassess.synth.text import describe, photo_strengths
+
+    path, rel, subject, out, seed, long_side, holdout, mixes_per_photo, chosen, threads = job
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)  # one per worker: piq's HaarPSI with every core per process was 40x slower
+    table = {d.name: d for d in _dist_table()}
+    source = rel.rsplit(".", 1)[0].replace("/", "_")
+    try:
+        im = load_image(path, None)
+    except ImageLoadError as exc:
+        return [], (rel, str(exc))
+    if min(im.size) < 64:
+        return [], (rel, f"too small to distort ({im.size[0]}x{im.size[1]})")
+    im = im.resize(model_size(*im.size, long_side), Image.Resampling.LANCZOS)
+    ref = np.asarray(im)
+    rng = random.Random(f"{seed}:{source}")
+    split = "test" if is_held_out(source, holdout) else "train"
+    strengths = photo_strengths(ref)  # of the pristine photo: once, not per distorted copy
+    jobs: list[tuple[str, list[tuple[str, int]]]] = [("pristine", [])]
+    jobs += [(f"{t}_{lv}", [(t, lv)]) for t in chosen for lv in range(1, LEVELS + 1)]
+    jobs += _mixes(chosen, table, mixes_per_photo, rng)
+    folder = Path(out) / "images" / source
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, steps in jobs:
+        img = ref
+        for t, lv in steps:
+            transform = _compose(table[t].build(table[t].params[lv - 1], rng), rng)
+            img = transform(image=img)["image"]
+        h = 1.0 if not steps else haarpsi(img, ref)
+        file = folder / f"{source}__{name}.png"  # unique file names: matching by name stays exact
+        Image.fromarray(img).save(file, optimize=False, compress_level=1)
+        text = describe(strengths, [(t, table[t].family, lv) for t, lv in steps], rng)
+        rows.append({
+            "image": f"{source}/{file.name}", "source": source, "split": split, "subject": subject,
+            "distortions": "+".join(f"{t}:{lv}" for t, lv in steps) or "none",
+            "haarpsi": round(h, 5), "normalized_score": label_from_haarpsi(h), **text,
+        })
+    return rows, None
+
+
 def _settings(photos, seed, long_side, holdout, mixes_per_photo, types) -> dict:
     return {"photos": [str(p) for p in photos], "seed": seed, "long_side": long_side, "holdout": holdout,
             "mixes_per_photo": mixes_per_photo, "types": list(types)}
 
 
-def up_to_date(out: str | Path, photos, *, seed: int = 0, long_side: int = 308, holdout: float = 0.18,
-               mixes_per_photo: int = 6, types: Iterable[str] | None = None) -> bool:
+def up_to_date(out: str | Path, photos, *, seed: int = 0, long_side: int = 448, holdout: float = 0.18,
+               mixes_per_photo: int = 15, types: Iterable[str] | None = None) -> bool:
     """True when `out` already holds a complete set made with these settings (a rerun then skips)."""
     try:
         info = json.loads((Path(out) / "synth.json").read_text(encoding="utf-8"))
@@ -227,6 +286,23 @@ def up_to_date(out: str | Path, photos, *, seed: int = 0, long_side: int = 308, 
         return False
     want = _settings(photos, seed, long_side, holdout, mixes_per_photo, list(types) if types else list(DISTORTION_NAMES))
     return all(info.get(k) == v for k, v in want.items()) and (Path(out) / "train.json").is_file()
+
+
+def _mixes(chosen: list[str], table: dict, count: int, rng: random.Random) -> list[tuple[str, list[tuple[str, int]]]]:
+    """`count` random mixes of distortions from different families, in camera-pipeline order."""
+    families: dict[str, list[str]] = {}
+    for t in chosen:
+        families.setdefault(table[t].family, []).append(t)
+    jobs: list[tuple[str, list[tuple[str, int]]]] = []
+    if len(families) < 2:
+        return jobs
+    for k in range(count):
+        size = min(MIX_SIZES[k % len(MIX_SIZES)], len(families))
+        picked = rng.sample(sorted(families), size)
+        steps = sorted(((rng.choice(families[f]), rng.randint(1, 4)) for f in picked),
+                       key=lambda s: STAGE.get(table[s[0]].family, 9))
+        jobs.append(("+".join(f"{t}_{lv}" for t, lv in steps), steps))
+    return jobs
 
 
 def _compose(transform, rng: random.Random):

@@ -1,7 +1,8 @@
 """Reference texts for synthetic images, in the Q-Reasoning layout (description / good / bad aspects).
 
-Built from what is known of each image: its subject (a content line per source photo), strengths read
-off the pristine photo (colourfulness, exposure, contrast, detail), which of them a distortion spoils,
+Built only from what a model can see in the picture, never from what the photo shows (a subject line
+would teach a small model to name subjects of its training photos on any photo): strengths read off
+the pristine photo (colourfulness, exposure, contrast, detail), which of them a distortion spoils,
 and each distortion with its strength in plain words. Wording is drawn from small phrase banks with the
 image's own seeded RNG, so the texts vary but a seed reproduces them. `target_text` turns a row into
 the caption/think/answer completion the supervised warm start learns.
@@ -33,11 +34,39 @@ FLAW = {
                     "hue shift that gives false colours"),
     "pixelation": ("pixelation from low resolution", "blocky pixels from heavy down-sampling",
                    "low resolution, so edges break into pixels"),
+    "defocus": ("defocus blur, so nothing is in sharp focus", "out-of-focus softness over the whole frame",
+                "missed focus that turns edges into soft halos"),
+    "sensor_noise": ("sensor grain with coloured speckles", "noisy grain typical of a small camera sensor",
+                     "colour noise and grain in the flat areas"),
+    "double_jpeg": ("compression artifacts from repeated saving", "smudged detail and blocks from recompression",
+                    "blocking and smearing from being compressed twice"),
+    "low_light": ("low light, so the picture is dark and grainy", "dim lighting with noise in the shadows",
+                  "dark, noisy shadows from shooting in low light"),
+    "chromatic_aberration": ("colour fringes along the edges", "chromatic aberration that outlines edges in colour",
+                             "red and blue fringing around contrasty edges"),
+    "oversharpening": ("over-sharpening with bright halos along edges", "harsh, crunchy edges from over-sharpening",
+                       "sharpening halos that make textures look brittle"),
+    "upscaling": ("softness from enlarging a small image", "smeared, upscaled texture with little real detail",
+                  "low resolution stretched to a larger size"),
 }
+
+# How a flaw makes the whole picture look, for the description's opening (one adjective per flaw).
+LOOK = {
+    "gaussian_blur": ("soft", "blurry"), "defocus": ("out-of-focus", "soft"), "motion_blur": ("smeared", "shaky"),
+    "gaussian_noise": ("noisy", "grainy"), "shot_noise": ("grainy", "speckled"), "sensor_noise": ("grainy", "noisy"),
+    "jpeg": ("blocky", "heavily compressed"), "double_jpeg": ("smudged", "recompressed"),
+    "underexposure": ("dark", "underexposed"), "low_light": ("dim", "dark"), "overexposure": ("washed-out", "overexposed"),
+    "contrast_loss": ("flat", "hazy"), "desaturation": ("faded", "colourless"), "colour_cast": ("off-colour", "tinted"),
+    "chromatic_aberration": ("fringed", "colour-fringed"), "oversharpening": ("harsh", "over-processed"),
+    "pixelation": ("pixelated", "blocky"), "upscaling": ("low-resolution", "mushy"),
+}
+CLEAN_LOOK = ("clean", "crisp", "clear", "sharp", "well-exposed", "detailed")
+WHERE = ("across the whole frame", "in every part of the picture", "from the centre to the corners",
+         "over the whole image")
 
 # Which strength of the pristine photo a distortion family spoils.
 SPOILS = {"sharpness": {"detail"}, "noise": {"detail", "clean"}, "compression": {"detail", "clean"},
-          "resolution": {"detail"}, "exposure": {"exposure", "contrast"}, "contrast": {"contrast"},
+          "resolution": {"detail"}, "lens": {"detail"}, "sharpening": {"detail", "clean"}, "exposure": {"exposure", "contrast"}, "contrast": {"contrast"},
           "colour": {"colour"}}
 
 STRENGTHS = {
@@ -48,7 +77,8 @@ STRENGTHS = {
     "clean": ("clean, noise-free areas", "smooth, clean surfaces", "no visible noise"),
 }
 
-OPENERS = ("The photo shows {s}.", "It shows {s}.", "The image shows {s}.", "A picture of {s}.")
+OPENERS = ("A {s} photo.", "The picture looks {s}.", "Overall the image is {s}.", "At first sight the photo is {s}.",
+           "This is a {s} picture.")
 NO_FLAW = ("No visible flaws: it is sharp, clean and well exposed.", "There are no obvious defects.",
            "Nothing spoils the picture; there is no blur, noise or compression.")
 
@@ -76,26 +106,41 @@ def photo_strengths(ref) -> list[str]:
     return keys
 
 
-def describe(subject: str, strengths: list[str], steps: list[tuple[str, str, int]], rng: random.Random
-             ) -> dict[str, str]:
+def describe(strengths: list[str], steps: list[tuple[str, str, int]], rng: random.Random) -> dict[str, str]:
     """{description, good_aspect, bad_aspect} for one image; strengths: `photo_strengths` of its pristine
     photo; steps: (type, family, level 1-5)."""
-    subject = subject.strip().rstrip(".") or rng.choice(("a scene", "an everyday scene", "a photographed scene"))
-    description = rng.choice(OPENERS).format(s=subject)
+    if steps:
+        looks = [rng.choice(LOOK[t]) for t, _, _ in steps]
+        looks = list(dict.fromkeys(looks))  # two flaws may look alike: say it once
+        strongest = max(lv for _, _, lv in steps)
+        degree = {1: "slightly ", 2: "somewhat ", 3: "", 4: "very ", 5: "extremely "}[strongest]
+        look = degree + (" and ".join(looks) if len(looks) < 3 else ", ".join(looks[:-1]) + " and " + looks[-1])
+    else:
+        look = " and ".join(rng.sample(CLEAN_LOOK, 2))
+    opener = rng.choice(OPENERS)
+    description = _sentence(_article(opener.format(s=look)))
     spoiled = set().union(*(SPOILS.get(f, set()) for _, f, _ in steps)) if steps else set()
     kept = [k for k in strengths if k not in spoiled]
     if kept:
         picks = rng.sample(kept, min(len(kept), 2))
         good = _sentence(" and ".join(rng.choice(STRENGTHS[k]) for k in picks))
     else:
-        good = rng.choice(("The subject is still recognisable.", "The framing is reasonable.",
-                           "The main subject can still be made out."))
+        good = rng.choice(("The main shapes can still be made out.", "The framing is reasonable.",
+                           "Large shapes and outlines remain visible."))
     if steps:
         flaws = [f"{rng.choice(STRENGTH[lv])} {rng.choice(FLAW[t])}" for t, _, lv in steps]
-        bad = _sentence(rng.choice(("There is ", "It suffers from ", "The main flaw is ")) + " and ".join(flaws))
+        bad = _sentence(rng.choice(("There is ", "It suffers from ", "The main flaw is ")) + " and ".join(flaws)
+                        + (" " + rng.choice(WHERE) if rng.random() < 0.5 else ""))
     else:
         bad = rng.choice(NO_FLAW)
     return {"description": description, "good_aspect": good, "bad_aspect": bad}
+
+
+def _article(text: str) -> str:
+    """'A' before a vowel sound becomes 'An' (the looks are adjectives chosen at random)."""
+    import re
+
+    return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", lambda m: m.group(1) + "n ", text)
 
 
 def _sentence(text: str) -> str:
