@@ -165,3 +165,37 @@ def test_bad_input_is_one_line(tmp_path):
     assert result.exit_code == 2 and "needs columns a and b" in result.output
     result = _cli("pairs", tmp_path, "--ask", "vote", "-o", tmp_path / "s.csv")
     assert result.exit_code == 2 and "--ask must be one of" in result.output
+
+
+# ---------------------------------------------------------------------------------- the pairwise reward
+def _rated(x):
+    return f'<caption>c</caption><think>t</think><answer>{{"rating": {x}}}</answer>'
+
+
+def test_pairwise_reward_is_registered_and_rewards_the_right_order():
+    from qassess.train.rewards import REWARDS, build_reward
+
+    assert "pairwise" in REWARDS
+    reward = build_reward("pairwise", {}, "pairwise", {})
+    # two images, two samples each: image x is better (score 4 > 2)
+    groups = ["x", "x", "y", "y"]
+    scores = [4.0, 4.0, 2.0, 2.0]
+    right = reward([_rated(4.0), _rated(4.2), _rated(2.0), _rated(2.2)], score=scores, image_path=groups)
+    wrong = reward([_rated(2.0), _rated(2.2), _rated(4.0), _rated(4.2)], score=scores, image_path=groups)
+    assert all(r > 0.9 for r in right) and all(w < 0.1 for w in wrong)
+    # by hand: x's sample at 4.2 against y (mean 2.1, var 0.01), x's own var 0.01
+    from scipy.stats import norm
+
+    p = norm.cdf((4.2 - 2.1) / (0.02 + 1e-6) ** 0.5)
+    assert right[1] == pytest.approx(p ** 0.5)
+
+
+def test_pairwise_reward_unparseable_is_zero_and_one_image_gives_no_signal():
+    from qassess.train.rewards import build_reward
+
+    reward = build_reward("pairwise", {}, "pairwise", {})
+    got = reward(["no answer", _rated(3.0), _rated(2.0)], score=[4.0, 4.0, 2.0], image_path=["x", "x", "y"])
+    assert got[0] == 0.0 and got[1] > 0.9 and got[2] > 0.9
+    assert reward([_rated(3.0), _rated(2.0)], score=[3.0, 3.0], image_path=["x", "x"]) == [None, None]
+    with pytest.raises(ValueError, match="image_path"):
+        reward([_rated(3.0)], score=[3.0])
