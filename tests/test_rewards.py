@@ -272,7 +272,7 @@ def test_completion_text_forms():
 
 
 def test_registry_names_and_labels():
-    assert set(REWARDS) == {"format", "prediction", "threshold", "reasoning", "self_consistency", "semantic"}
+    assert set(REWARDS) == {"format", "prediction", "threshold", "reasoning", "self_consistency", "semantic", "pairwise"}
     funcs, weights = build_rewards([RewardSpec("format"), RewardSpec("prediction", 2.0, {"threshold": "0.3"},
                                                                      label="pred")], {"template": "paper"})
     assert [f.__name__ for f in funcs] == ["format", "pred"]

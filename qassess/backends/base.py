@@ -55,6 +55,12 @@ class Request:
     messages: list[dict]  # HF chat messages; the user content holds {"type": "image"} where the image goes
     image: "Image.Image | None" = None  # already resized by the loader to the budget
     chat_kwargs: dict = field(default_factory=dict)  # extra apply_chat_template arguments (add_vision_id)
+    more_images: tuple = ()  # the images of further image slots, in order (a pair of images in one prompt)
+
+    @property
+    def images(self) -> list:
+        """Every image of the request, in the order of its image slots."""
+        return ([self.image] if self.image is not None else []) + list(self.more_images)
 
 
 @dataclass
@@ -284,6 +290,6 @@ class Backend(ABC):
                 for message in request.messages if isinstance(message.get("content"), list)
                 for part in message["content"] if isinstance(part, dict) and part.get("type") == "image"
             )
-            if slots != (0 if request.image is None else 1):
+            if slots != len(request.images) or (request.more_images and request.image is None):
                 raise ValueError(f"request {i}: {slots} image slot(s) in the messages for "
-                                 f"{'no image' if request.image is None else 'one image'}")
+                                 f"{len(request.images)} image(s)")

@@ -45,7 +45,9 @@ def encode_png(image) -> str:
 
 
 def openai_messages(messages: list[dict], image) -> list[dict]:
-    """HF chat messages -> OpenAI ones: the {"type": "image"} slot becomes an image_url part."""
+    """HF chat messages -> OpenAI ones: each {"type": "image"} slot becomes an image_url part (`image`: one
+    image, or a list with one per slot in order)."""
+    images = iter(image if isinstance(image, list) else [image])
     out = []
     for message in messages:
         content = message.get("content")
@@ -53,7 +55,7 @@ def openai_messages(messages: list[dict], image) -> list[dict]:
             parts = []
             for part in content:
                 if isinstance(part, dict) and part.get("type") == "image":
-                    parts.append({"type": "image_url", "image_url": {"url": encode_png(image)}})
+                    parts.append({"type": "image_url", "image_url": {"url": encode_png(next(images))}})
                 else:
                     parts.append(part)
             content = parts
@@ -173,7 +175,7 @@ class OpenAIBackend(Backend):
         """The chat-completions body for one request (what the offline backend's SamplingParams say)."""
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": openai_messages(request.messages, request.image),
+            "messages": openai_messages(request.messages, request.images or None),
             "n": 1 if sampling.greedy else sampling.n,  # vLLM refuses n > 1 when greedy
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
@@ -201,7 +203,7 @@ class OpenAIBackend(Backend):
         if request.image is None or self._image_pad is None or not isinstance(prompt_ids, list):
             return None
         factor = self.pixel_budget()[2]
-        want = (request.image.width // factor) * (request.image.height // factor)
+        want = sum((image.width // factor) * (image.height // factor) for image in request.images)
         got = prompt_ids.count(self._image_pad)
         if got == want:
             return None

@@ -119,7 +119,7 @@ class TransformersBackend(Backend):
         return results  # type: ignore[return-value]
 
     def _encode(self, requests: Sequence[Request], suffixes: Sequence[str] | None = None):
-        images = [as_rgb(r.image) for r in requests if r.image is not None]
+        images = [as_rgb(image) for r in requests for image in r.images]
         texts = [self.chat_text(r) + (suffixes[i] if suffixes else "") for i, r in enumerate(requests)]
         inputs: dict[str, Any] = dict(text=texts, padding=True, return_tensors="pt")
         if images:

@@ -128,7 +128,9 @@ class VLLMBackend(Backend):
         prompts = []
         for i, request in enumerate(requests):
             prompt: dict[str, Any] = {"prompt": self.chat_text(request) + (suffixes[i] if suffixes else "")}
-            if request.image is not None:
+            if request.more_images:  # several images (vLLM needs limit_mm_per_prompt to allow them)
+                prompt["multi_modal_data"] = {"image": [as_rgb(image) for image in request.images]}
+            elif request.image is not None:
                 prompt["multi_modal_data"] = {"image": as_rgb(request.image)}
             prompts.append(prompt)
         return prompts

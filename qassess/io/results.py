@@ -37,20 +37,20 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _encode(record: dict, fmt: str) -> str:
+def _encode(record: dict, fmt: str, fields: list[str] = FIELDS) -> str:
     if fmt == "jsonl":
-        return json.dumps({k: record.get(k) for k in FIELDS}, ensure_ascii=False) + "\n"
+        return json.dumps({k: record.get(k) for k in fields}, ensure_ascii=False) + "\n"
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([_cell(record.get(k)) for k in FIELDS])
+    csv.writer(buf, lineterminator="\n").writerow([_cell(record.get(k)) for k in fields])
     return buf.getvalue()
 
 
-def read_complete(path: Path, fmt: str) -> tuple[list[dict], int]:
+def read_complete(path: Path, fmt: str, fields: list[str] = FIELDS) -> tuple[list[dict], int]:
     """Rows of an earlier run and the byte length of its complete part (a torn last record excluded)."""
     data = path.read_bytes()
     if fmt == "jsonl":
         return _read_jsonl(data)
-    return _read_csv(data.decode("utf-8", errors="replace"))
+    return _read_csv(data.decode("utf-8", errors="replace"), fields)
 
 
 def _read_jsonl(data: bytes) -> tuple[list[dict], int]:
@@ -68,7 +68,7 @@ def _read_jsonl(data: bytes) -> tuple[list[dict], int]:
     return rows, end
 
 
-def _read_csv(text: str) -> tuple[list[dict], int]:
+def _read_csv(text: str, fields: list[str] = FIELDS) -> tuple[list[dict], int]:
     consumed, last = 0, ""
 
     def lines():  # newline="" keeps quoted line breaks and U+2028 inside their fields
@@ -82,7 +82,7 @@ def _read_csv(text: str) -> tuple[list[dict], int]:
     header = next(reader, None)
     if header is None or not last.endswith("\n"):
         return [], 0
-    if header[:1] != [FIELDS[0]]:
+    if header[:1] != fields[:1]:
         raise UserError("the output file exists and is not a qassess result file: use --overwrite or another -o")
     rows, end = [], consumed
     try:
@@ -99,13 +99,13 @@ def _read_csv(text: str) -> tuple[list[dict], int]:
 class ResultWriter:
     """Appends records; `flush()` after each batch makes them durable against a crash."""
 
-    def __init__(self, stream: IO[str], fmt: str, write_header: bool):
-        self.stream, self.fmt = stream, fmt
+    def __init__(self, stream: IO[str], fmt: str, write_header: bool, fields: list[str] = FIELDS):
+        self.stream, self.fmt, self.fields = stream, fmt, fields
         if write_header and fmt == "csv":
-            csv.writer(stream, lineterminator="\n").writerow(FIELDS)
+            csv.writer(stream, lineterminator="\n").writerow(fields)
 
     def write(self, records: Iterable[dict]) -> None:
-        self.stream.write("".join(_encode(r, self.fmt) for r in records))
+        self.stream.write("".join(_encode(r, self.fmt, self.fields) for r in records))
         self.flush()
 
     def flush(self) -> None:
@@ -122,16 +122,16 @@ class ResultWriter:
 
 
 def open_results(path: str | Path | None, *, resume: bool = True, drop_errors: bool = False,
-                 drop_statuses: Iterable[str] = ()) -> tuple[ResultWriter, list[dict]]:
+                 drop_statuses: Iterable[str] = (), fields: list[str] = FIELDS) -> tuple[ResultWriter, list[dict]]:
     """A writer for `path` (None: JSONL on stdout) and the rows already there (empty unless resuming).
 
     With `drop_errors`, earlier rows whose status is not ok are removed (the file is rewritten
     atomically) so that they are attempted again without duplicates; `drop_statuses` does the same
     for rows of those statuses only (runs use it for generation_error: a server or engine failure,
-    worth trying again).
+    worth trying again). `fields`: the columns of another kind of row (pairwise verdicts).
     """
     if path is None or str(path) == "-":
-        return ResultWriter(sys.stdout, "jsonl", write_header=False), []
+        return ResultWriter(sys.stdout, "jsonl", write_header=False, fields=fields), []
     path = Path(path)
     fmt = output_format(path)
     if path.is_dir():
@@ -140,11 +140,11 @@ def open_results(path: str | Path | None, *, resume: bool = True, drop_errors: b
         raise UserError(f"output folder does not exist: {path.parent}")
     done: list[dict] = []
     if resume and path.exists() and path.stat().st_size > 0:
-        done, end = read_complete(path, fmt)
+        done, end = read_complete(path, fmt, fields)
         drop = set(drop_statuses)
         if drop_errors or any(r.get("status") in drop for r in done):
             done = [r for r in done if (r.get("status") == "ok" if drop_errors else r.get("status") not in drop)]
-            _rewrite(path, fmt, done)
+            _rewrite(path, fmt, done, fields)
         else:
             with open(path, "r+b") as fh:  # cut a torn last record
                 fh.truncate(end)
@@ -153,13 +153,13 @@ def open_results(path: str | Path | None, *, resume: bool = True, drop_errors: b
         stream = open(path, "a" if existing else "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
-    return ResultWriter(stream, fmt, write_header=not existing), done
+    return ResultWriter(stream, fmt, write_header=not existing, fields=fields), done
 
 
-def _rewrite(path: Path, fmt: str, rows: list[dict]) -> None:
+def _rewrite(path: Path, fmt: str, rows: list[dict], fields: list[str] = FIELDS) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        writer = ResultWriter(fh, fmt, write_header=True)
+        writer = ResultWriter(fh, fmt, write_header=True, fields=fields)
         writer.write(rows)
     os.replace(tmp, path)
 

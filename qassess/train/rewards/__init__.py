@@ -290,6 +290,7 @@ REWARDS.register("threshold", threshold_reward)
 REWARDS.register("reasoning", reasoning_reward)
 REWARDS.register("self_consistency", self_consistency_reward)
 REWARDS.register("semantic", semantic_reward)
+REWARDS.register("pairwise", "qassess.train.rewards.pairwise:pairwise_reward")
 
 # Filled in from the recipe when a factory declares it and the recipe's reward params do not.
 CONTEXT_PARAMS = ("template",)
