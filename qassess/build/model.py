@@ -4,8 +4,7 @@
     python -m qassess.build.model vision .cache/model/init   -o .cache/model/vision --data .cache/synth
     qassess train recipes/default/sft.yaml                   # TRL SFTTrainer: the output format
     qassess train recipes/default/grpo.yaml                  # GRPO with the paper's four rewards
-    python -m qassess.build.model package runs/default-sft -o qassess/models/qassess-demo-v2-sft --id qassess-demo-v2-sft
-    python -m qassess.build.model package runs/default-grpo/merged -o qassess/models/qassess-demo-v2
+    python -m qassess.build.model package runs/default-sft -o qassess/models/qassess-demo-v2-sft
 
 `init` trains the tokenizer on the prompts and the synthetic references and writes a random
 Qwen2.5-VL of the `demo` shape (tied embeddings, ~5.8M parameters) whose patch embedding is a
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from qassess.errors import UserError
 
-MODEL_ID = "qassess-demo-v2"
+MODEL_ID = "qassess-demo-v2-sft"
 PATCH = 14
 # The pixel budget the default model was trained for: 256 vision tokens, so a 500x500 photo is seen at
 # 448x448 (noise and JPEG blocks survive; at v1's 100 tokens they were shrunk away). The synthetic

@@ -1,6 +1,6 @@
 """Models qassess ships or names: the embedded default, and how a `--model` value becomes a folder.
 
-The default (`qassess-demo-v1`) lives in this package folder and is used whenever no model is given:
+The default (`qassess-demo-v1`; the v2 build's warm start `qassess-demo-v2-sft` beside it) lives in this package folder and is used whenever no model is given:
 a small Qwen2.5-VL trained by qassess itself on synthetic distortions (MODEL.md). It loads from the
 package, never from a hub.
 
@@ -22,7 +22,7 @@ from qassess.errors import UserError, one_line
 from qassess.models.presets import DEFAULT_ID  # re-exported; written once, in the preset table
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-NOTICE = ("model: qassess-demo-v1, a small model trained by qassess on synthetic distortions of 55 photos; "
+NOTICE = (f"model: {DEFAULT_ID}, a small model trained by qassess on synthetic distortions of 55 photos; "
           "it is a demo, not a judge of real-world photos. For research use a full-size model, e.g. "
           "--model Qwen/Qwen2.5-VL-7B-Instruct trained with recipes/full.yaml (see README).")
 

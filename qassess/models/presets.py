@@ -82,6 +82,17 @@ for _preset in [
         source={"repo": "qassess", "note": "trained by qassess with the paper's prompts; greedy decoding"},
     ),
     Preset(
+        name="qassess-demo-v2-sft",
+        summary="the v2 build's supervised warm start (18 realistic synthetic distortions of 109 photos, 256 vision "
+                "tokens, subject-free captions); worse than the default on real photos, MODEL.md",
+        model=PACKAGED + "qassess-demo-v2-sft",
+        template="paper",
+        sampling={"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024, "seed": None},
+        licence="Apache-2.0, as qassess itself (training photos: see data/photos for their licences)",
+        paper="https://arxiv.org/abs/2512.16484",
+        source={"repo": "qassess", "note": "trained by qassess with the paper's prompts (make model); greedy decoding"},
+    ),
+    Preset(
         name="qwen2.5-vl-7b",
         summary="Qwen2.5-VL-7B-Instruct, untrained for IQA, with the paper's caption/think/answer prompts",
         model="Qwen/Qwen2.5-VL-7B-Instruct",
