@@ -44,11 +44,14 @@ def mixed_requests(min_pixels: int = 3136, max_pixels: int = 50176) -> list[Requ
 
 # --- model references -------------------------------------------------------------------------------
 
-def test_missing_local_path_is_model_not_found(tmp_path):
-    with pytest.raises(UserError, match="model not found"):
+def test_missing_local_path_is_no_such_model_folder(tmp_path):
+    with pytest.raises(UserError, match="no such model folder"):
         check_model(str(tmp_path / "nope"))
-    with pytest.raises(UserError, match="model not found"):
+    with pytest.raises(UserError, match="no such model folder"):
         check_model("./models/absent")
+    with pytest.raises(UserError, match=r"no such model folder \.cache/tiny-qwen2\.5-vl; build it with") as err:
+        check_model(".cache/tiny-qwen2.5-vl")  # shaped like owner/name, but a path: never a hub-id complaint
+    assert "\n" not in str(err.value) and "Repo id" not in str(err.value)
 
 
 def test_hub_ids_pass_through_unfetched():
@@ -75,7 +78,7 @@ def test_a_file_is_not_a_model(tmp_path):
 
 @pytest.mark.parametrize("name", ["transformers", "vllm"])
 def test_bad_model_path_fails_in_one_line_before_loading(tmp_path, name):
-    with pytest.raises(UserError, match="model not found") as err:
+    with pytest.raises(UserError, match="no such model folder") as err:
         create_backend(name, str(tmp_path / "missing"))
     assert "\n" not in str(err.value)
 
@@ -191,7 +194,7 @@ def test_auto_gpu_and_missing_vllm(monkeypatch, tiny_model):
 
 
 def test_auto_checks_the_model_first(tmp_path):
-    with pytest.raises(UserError, match="model not found"):
+    with pytest.raises(UserError, match="no such model folder"):
         resolve_auto(str(tmp_path / "missing"), 10)
 
 

@@ -180,6 +180,51 @@ def test_tiny_recipe_reads_the_bundled_samples():
 # --------------------------------------------------------------------------------- real GRPO runs
 
 
+def fresh_clone(tmp_path: Path) -> Path:
+    """The recipes and samples as a clone has them (the files git tracks, nothing built or cached)."""
+    import shutil
+    import subprocess
+
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "recipes", "samples"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert "recipes/tiny-cpu.yaml" in files
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def test_the_readme_training_command_runs_on_a_fresh_clone(tmp_path, monkeypatch):
+    """The README's CPU training command as it stands (one step instead of eight), from a clone's files
+    alone: its model is the embedded one, so there is nothing to build first."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = next(line.split("#")[0].split() for line in readme.splitlines()
+                   if line.strip().startswith("qassess train recipes/tiny-cpu.yaml"))
+    monkeypatch.chdir(fresh_clone(tmp_path / "clone"))
+    result = CliRunner().invoke(app, [*command[1:], "--no-progress", "--max_steps", "1", "--save_steps", "1",
+                                      "--output_dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert (tmp_path / "out" / "adapter_model.safetensors").is_file()
+    info = json.loads((tmp_path / "out" / "qassess_train.json").read_text())
+    assert info["global_step"] == 1
+
+
+def test_a_missing_model_folder_is_one_line_with_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(fresh_clone(tmp_path))
+    for model in (".cache/tiny-qwen2.5-vl", "runs/never-trained", str(tmp_path / "nope")):
+        if model.startswith("runs/"):
+            (tmp_path / "runs").mkdir(exist_ok=True)  # runs/x is a folder here, not a hub id
+        result = CliRunner().invoke(app, ["train", "recipes/tiny-cpu.yaml", "--model.name_or_path", model])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: no such model folder {model}; build it with"), lines
+    photo = tmp_path / "samples"
+    result = CliRunner().invoke(app, ["score", str(photo), "--model", ".cache/tiny-qwen2.5-vl"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("Error: no such model folder .cache/tiny-qwen2.5-vl;")
+
+
+
 @pytest.fixture(scope="module")
 def sample_data(tmp_path_factory) -> dict[str, str]:
     """Eight images in the samples' layouts (KonIQ CSV + Q-Reasoning human_test JSON)."""

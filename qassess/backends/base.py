@@ -88,6 +88,21 @@ class ModelRef:
     adapter: bool = False  # a PEFT adapter directory (adapter_config.json, no config.json)
 
 
+def looks_like_folder(text: str) -> bool:
+    """A value that can only mean a local folder: a path form (./, ~, /, Windows drive) or one whose first
+    part is a folder here (runs/x, .cache/m). Hub ids are exactly owner/name."""
+    path = Path(text).expanduser()
+    return (text.startswith((".", "~", "/", "\\")) or path.is_absolute() or len(path.parts) != 2
+            or path.parent.is_dir())
+
+
+def missing_folder(text: str) -> UserError:
+    """The one error for a local model folder that is not there, with the ways to make one."""
+    return UserError(f"no such model folder {text}; build it with `python -m qassess.build.tiny {text}` "
+                     f"(a tiny random test model) or `qassess train RECIPE --output_dir {text}`, or pass "
+                     "the embedded model or a preset (`qassess models` lists them) or a hub id")
+
+
 def check_model(model: str | Path) -> ModelRef:
     """Fail early and in one line on a model that cannot be loaded, before any heavy import."""
     text = str(model)
@@ -107,9 +122,9 @@ def check_model(model: str | Path) -> ModelRef:
         if (path / "adapter_config.json").is_file():
             return ModelRef(str(path), local=True, adapter=True)
         raise UserError(f"not a model directory (no config.json): {text}")
-    if HUB_ID.match(text) and not text.startswith((".", "~")):
+    if HUB_ID.match(text) and not looks_like_folder(text):
         return ModelRef(text, local=False)
-    raise UserError(f"model not found: {text}")
+    raise missing_folder(text)
 
 
 def read_model_config(model: str) -> dict | None:

@@ -68,12 +68,12 @@ def resolve_model(model: str | None, presets_file: str | None = None, *, downloa
         return Resolved(given, str(PACKAGE_DIR / target[len(PACKAGED):]), "packaged", preset)
     if Path(target).expanduser().exists():
         return Resolved(given, str(Path(target).expanduser()), "local", preset)
-    from qassess.backends.base import HUB_ID
+    from qassess.backends.base import HUB_ID, looks_like_folder, missing_folder
 
-    if not HUB_ID.match(target) or target.startswith((".", "~")):
+    if not HUB_ID.match(target) or looks_like_folder(target):
         if preset:
             raise UserError(f"preset {given!r}: its model {target!r} is neither a folder nor a hub id")
-        return Resolved(given, target, "local", None)  # check_model says "model not found" in one line
+        raise missing_folder(target)
     revision = preset.revision if preset else None
     subfolder = preset.subfolder if preset else None
     cached, missing = cached_snapshot(target, revision, subfolder)
@@ -94,6 +94,17 @@ def resolve_model(model: str | None, presets_file: str | None = None, *, downloa
         folder = _snapshot(target, revision, [f"{subfolder}/*"])
         return Resolved(given, str(Path(folder, subfolder)), "hub-cache", preset, target, Path(folder).name, subfolder)
     return Resolved(given, target, "hub", preset, target, revision, None)
+
+
+def training_model(name: str) -> str:
+    """What a recipe's model.name_or_path loads: the embedded model or a preset's folder by name, a local
+    folder as it is, a hub id (cached or fetchable); a missing folder is the one-line error above."""
+    from qassess.backends.base import missing_folder
+
+    resolved = resolve_model(name)
+    if resolved.source in ("packaged", "local", "hub-cache") and not Path(resolved.path).is_dir():
+        raise missing_folder(resolved.path)
+    return resolved.path
 
 
 def remote_model(model: str | None, presets_file: str | None = None) -> tuple[Resolved, str | None]:

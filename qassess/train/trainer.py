@@ -101,6 +101,11 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
 
 def train(recipe: Recipe, show_progress: bool = True, say: Callable[[str], None] = print) -> Path:
     """Train and write the output directory (see the module docstring); returns it."""
+    from dataclasses import replace
+
+    from qassess.models import training_model
+
+    recipe = replace(recipe, model=replace(recipe.model, name_or_path=training_model(recipe.model.name_or_path)))
     if recipe.method == "sft":
         from qassess.train.sft import prepare_sft
 
