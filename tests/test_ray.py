@@ -243,3 +243,26 @@ def test_webdataset_shard_inputs(cluster, tiny_model, tmp_path):
     for key in ("00000", "00001", "00002"):
         for field in ("status", "raw", "pixels"):
             assert rows[key][field] == local[key][field], (key, field)
+
+
+def test_the_default_model_finishes_with_rated_rows(cluster, tmp_path):
+    """No --model: the embedded model writes real ratings and probabilities, whose columns every Ray
+    shard writer must carry (a schema without them made Ray retry the first rated batch for ever)."""
+    photos = tmp_path / "photos"
+    make_images(photos, 2)
+    for fmt in ("jsonl", "parquet"):
+        out = tmp_path / f"scores-{fmt}"
+        result = CliRunner().invoke(app, ["score", str(photos), "-o", str(out), "--engine", "ray",
+                                          "--backend", "transformers", "--temperature", "0",
+                                          "--output-format", fmt])
+        assert result.exit_code == 0, result.output
+        if fmt == "jsonl":
+            rows = shard_rows(out)
+        else:
+            import pyarrow.parquet as pq
+
+            rows = [r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
+        assert len(rows) == 2
+        assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+        assert all(isinstance(r["rating"], float) and 1 <= r["rating"] <= 5 for r in rows)
+        assert all(isinstance(r["rating_expected"], float) for r in rows)
