@@ -14,6 +14,7 @@ from qassess.errors import UserError
 from qassess.core.assessor import Assessor, Settings
 from qassess.io.sources import row_key
 from qassess.core.record import SETUP_FIELDS
+from qassess.io.lock import output_lock
 from qassess.io.results import open_results
 
 CAPTION_TABLES = {".csv", ".jsonl", ".ndjson", ".json", ".tsv"}
@@ -121,6 +122,13 @@ def run_score(inputs: Sequence[str | Path], output: Path | None, settings: Setti
         items, keys = [it for it, _ in pairs], [k for _, k in pairs]
         log(f"shard {shard[0]}/{shard[1]}: {len(items)} input(s) of this share")
 
+    with output_lock(output, log):
+        return _run_locked(items, keys, inputs, output, settings, mode=mode, resume=resume,
+                           retry_errors=retry_errors, limit=limit, log=log)
+
+
+def _run_locked(items, keys, inputs, output, settings, *, mode, resume, retry_errors, limit, log) -> Tally:
+    """The part of a run that reads and writes `output`: only while its lock is held."""
     writer, done_rows = open_results(output, resume=resume, drop_errors=retry_errors,
                                      drop_statuses=("generation_error",))
     try:

@@ -189,65 +189,68 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
     todo_all += [p for p in shard_items if p not in set(todo_all)]
     models.resolve_model(settings.model, settings.presets)  # a bad --model fails here, not on every replica
 
-    if not resume:
-        removed = shards.remove_shards(output)
-        if removed:
-            log(f"--overwrite: removed {removed} shards from {output}")
-    existing = shards.read_existing(output, drop_errors=retry_errors)
-    check_same_setup(existing.rows, "image", settings, output)
-    if existing.duplicates:
-        log(f"dropped {existing.duplicates} duplicate rows from {output} (a write retried after it landed)")
-    todo, tally = remaining(todo_all, todo_all, {row["path"] for row in existing.rows}, limit=limit,
-                            output=output, log=log)
-    if not todo:
-        return tally
-    fs, root = shards.open_folder(output)
-    fs.makedirs(root, exist_ok=True)
-    if models.is_default(settings.model):
-        log(models.NOTICE)
+    from qassess.io.lock import output_lock
 
-    started = connect(address, log)
-    try:
-        import ray.data
+    with output_lock(output, log):  # OUT.lock beside a local folder; its shards are written inside as before
+        if not resume:
+            removed = shards.remove_shards(output)
+            if removed:
+                log(f"--overwrite: removed {removed} shards from {output}")
+        existing = shards.read_existing(output, drop_errors=retry_errors)
+        check_same_setup(existing.rows, "image", settings, output)
+        if existing.duplicates:
+            log(f"dropped {existing.duplicates} duplicate rows from {output} (a write retried after it landed)")
+        todo, tally = remaining(todo_all, todo_all, {row["path"] for row in existing.rows}, limit=limit,
+                                output=output, log=log)
+        if not todo:
+            return tally
+        fs, root = shards.open_folder(output)
+        fs.makedirs(root, exist_ok=True)
+        if models.is_default(settings.model):
+            log(models.NOTICE)
 
-        from qassess.engines.ray_data import plan, score_dataset
-
-        run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
-        settings, batch = plan(settings, gpus_per_replica)
-        # One input block per batch lets every replica start at once; a shard per few batches bounds both
-        # the file count and what an interruption costs (rows not yet in a shard are scored again).
-        blocks = min(-(-len(todo) // batch), 10_000)
-        files = [p for p in todo if p not in shard_items]
-        members = [shard_items[p] for p in todo if p in shard_items]
-        sink = _shard_sink(output, output_format, run_id, SHARD_BATCHES * batch)
-        parts = []
-        if files:
-            items = ray.data.from_items([{"path": p} for p in files], override_num_blocks=blocks)
-            parts.append(score_dataset(items, settings, replicas=replicas, gpus_per_replica=gpus_per_replica))
-        if members:  # image shards: each sample read through its shard (one ranged read a member)
-            samples = ray.data.from_items([{"path": it.path, "id": it.id, "item": it} for it in members],
-                                          override_num_blocks=blocks)
-            samples = samples.map_batches(_read_items, batch_format="numpy", num_cpus=0)
-            parts.append(score_dataset(samples, settings, replicas=replicas, gpus_per_replica=gpus_per_replica,
-                                       bytes_column="_bytes", id_column="id"))
-        rows = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
-        log(f"ray: {len(todo)} images, {replicas} replica(s), shards {output_format} -> {output}")
+        started = connect(address, log)
         try:
-            rows.write_datasink(sink, ray_remote_args={"num_cpus": 0})
-        except Exception as exc:  # noqa: BLE001 - a user error raised on a replica comes back wrapped
-            cause = _user_error(exc)
-            if cause is None:
-                raise
-            raise UserError(str(cause)) from None
-        tally.done = sum(sink.counts.values())
-        tally.statuses.update(sink.counts)
-        tally.rating_sum = sink.rating_sum
-        return tally
-    finally:
-        if started:
-            import ray
+            import ray.data
 
-            ray.shutdown()
+            from qassess.engines.ray_data import plan, score_dataset
+
+            run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+            settings, batch = plan(settings, gpus_per_replica)
+            # One input block per batch lets every replica start at once; a shard per few batches bounds both
+            # the file count and what an interruption costs (rows not yet in a shard are scored again).
+            blocks = min(-(-len(todo) // batch), 10_000)
+            files = [p for p in todo if p not in shard_items]
+            members = [shard_items[p] for p in todo if p in shard_items]
+            sink = _shard_sink(output, output_format, run_id, SHARD_BATCHES * batch)
+            parts = []
+            if files:
+                items = ray.data.from_items([{"path": p} for p in files], override_num_blocks=blocks)
+                parts.append(score_dataset(items, settings, replicas=replicas, gpus_per_replica=gpus_per_replica))
+            if members:  # image shards: each sample read through its shard (one ranged read a member)
+                samples = ray.data.from_items([{"path": it.path, "id": it.id, "item": it} for it in members],
+                                              override_num_blocks=blocks)
+                samples = samples.map_batches(_read_items, batch_format="numpy", num_cpus=0)
+                parts.append(score_dataset(samples, settings, replicas=replicas, gpus_per_replica=gpus_per_replica,
+                                           bytes_column="_bytes", id_column="id"))
+            rows = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
+            log(f"ray: {len(todo)} images, {replicas} replica(s), shards {output_format} -> {output}")
+            try:
+                rows.write_datasink(sink, ray_remote_args={"num_cpus": 0})
+            except Exception as exc:  # noqa: BLE001 - a user error raised on a replica comes back wrapped
+                cause = _user_error(exc)
+                if cause is None:
+                    raise
+                raise UserError(str(cause)) from None
+            tally.done = sum(sink.counts.values())
+            tally.statuses.update(sink.counts)
+            tally.rating_sum = sink.rating_sum
+            return tally
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
 
 
 def _user_error(exc: BaseException) -> UserError | None:

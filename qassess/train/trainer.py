@@ -14,6 +14,7 @@ output directory:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -101,25 +102,31 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
 
 def train(recipe: Recipe, show_progress: bool = True, say: Callable[[str], None] = print) -> Path:
     """Train and write the output directory (see the module docstring); returns it."""
+    from contextlib import nullcontext
     from dataclasses import replace
 
+    from qassess.io.lock import output_lock
     from qassess.models import training_model
 
     recipe = replace(recipe, model=replace(recipe.model, name_or_path=training_model(recipe.model.name_or_path)))
-    if recipe.method == "sft":
-        from qassess.train.sft import prepare_sft
+    out = default_output_dir(recipe)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    main = os.environ.get("RANK", "0") == "0"  # under accelerate/torchrun only rank 0 takes OUT.lock
+    with output_lock(out, say) if main else nullcontext():
+        if recipe.method == "sft":
+            from qassess.train.sft import prepare_sft
 
-        prepared = prepare_sft(recipe, show_progress, say)
-    else:
-        prepared = prepare(recipe, show_progress, say)
-    trainer, output_dir = prepared.trainer, prepared.output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if prepared.resume_from:
-        say(f"resuming from {prepared.resume_from}")
-    trainer.train(resume_from_checkpoint=prepared.resume_from)
-    save_outputs(prepared, recipe)
-    say(f"saved to {output_dir}" + (f" (merged model in {output_dir / MERGED_DIR})" if recipe.lora.merge else ""))
-    return output_dir
+            prepared = prepare_sft(recipe, show_progress, say)
+        else:
+            prepared = prepare(recipe, show_progress, say)
+        trainer, output_dir = prepared.trainer, prepared.output_dir
+        output_dir.mkdir(parents=True, exist_ok=True)
+        if prepared.resume_from:
+            say(f"resuming from {prepared.resume_from}")
+        trainer.train(resume_from_checkpoint=prepared.resume_from)
+        save_outputs(prepared, recipe)
+        say(f"saved to {output_dir}" + (f" (merged model in {output_dir / MERGED_DIR})" if recipe.lora.merge else ""))
+        return output_dir
 
 
 def save_outputs(prepared: Prepared, recipe: Recipe) -> None:
