@@ -73,7 +73,7 @@ def test_one_failing_input_costs_one_row():
     items = [CaptionItem(str(i), "BAD" if i == 1 else f"c{i}", f"f:{i}") for i in range(3)]
     rows = list(make(reply, batch_size=3).score_captions(items))
     assert [r["status"] for r in rows] == ["ok", "generation_error", "ok"]
-    assert rows[1]["error"] == "boom second line" and rows[1]["rating"] is None
+    assert rows[1]["error"] == "RuntimeError: boom second line" and rows[1]["rating"] is None
     assert rows[0]["caption"] == "c0" and rows[0]["mode"] == "caption" and rows[0]["path"] == "f:0"
 
 
@@ -84,8 +84,66 @@ def test_systemic_failure_stops_the_run():
         raise RuntimeError("engine died")
 
     items = [CaptionItem(str(i), "c", "f") for i in range(2)]
-    with pytest.raises(UserError, match="engine died"):
+    with pytest.raises(RuntimeError, match="engine died") as err:  # the engine's own error: not bad input
         list(make(reply, batch_size=2).score_captions(items))
+    assert not isinstance(err.value, UserError)
+    assert "generation failed for every input of a batch" in " ".join(err.value.__notes__)
+
+
+def test_a_bug_in_a_backend_is_a_traceback_not_a_row():
+    """A TypeError in the backend (a bug) must not become a generation_error row that every rerun retries."""
+    from qassess.io.captions import CaptionItem
+
+    def reply(r):
+        if "BUG" in caption_of(r):
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+        return "<think>x</think><answer>2.5</answer>"
+
+    items = [CaptionItem(str(i), "BUG" if i == 1 else "c", "f") for i in range(3)]
+    with pytest.raises(TypeError, match="unsupported operand"):
+        list(make(reply, batch_size=3).score_captions(items))
+
+
+def test_model_loaders_keep_one_line_errors_for_what_the_user_can_fix(tiny_model, monkeypatch):
+    import transformers
+
+    from qassess.backends import create_backend
+
+    def failing(exc):
+        def from_pretrained(*args, **kwargs):
+            raise exc
+        return from_pretrained
+
+    monkeypatch.setattr(transformers.AutoModelForImageTextToText, "from_pretrained",
+                        failing(OSError("model.safetensors is truncated")))
+    with pytest.raises(UserError, match="cannot load model .*truncated"):
+        create_backend("transformers", str(tiny_model), dtype="float32", device="cpu")
+    for bug in (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), AttributeError("'NoneType' object")):
+        monkeypatch.setattr(transformers.AutoModelForImageTextToText, "from_pretrained", failing(bug))
+        with pytest.raises(type(bug)) as err:
+            create_backend("transformers", str(tiny_model), dtype="float32", device="cpu")
+        assert not isinstance(err.value, UserError)
+
+
+def test_cli_a_bug_is_a_traceback_and_debug_shows_a_user_errors_cause(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from qassess.cli import app
+    from qassess.engines import local
+
+    (tmp_path / "a.txt").write_text("a caption")
+    result = CliRunner().invoke(app, ["score", str(tmp_path / "missing.jpg")])
+    assert result.exit_code == 2 and result.output.startswith("Error: ")
+    result = CliRunner().invoke(app, ["--debug", "score", str(tmp_path / "missing.jpg")])
+    assert result.exit_code == 1 and isinstance(result.exception, UserError)  # raised: its traceback shows
+
+    def broken(*args, **kwargs):
+        raise KeyError("a qassess bug")
+
+    monkeypatch.setattr(local, "run_score", broken)
+    result = CliRunner().invoke(app, ["score", str(tmp_path / "a.txt")])
+    assert result.exit_code == 1 and isinstance(result.exception, KeyError)
+    assert "Error:" not in result.output
 
 
 def test_images_with_self_check(tmp_path):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from qassess.errors import UserError, one_line
+from qassess.errors import UserError, fixable_load_error, one_line
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -161,7 +161,9 @@ def load_processor(model: str, *, trust_remote_code: bool = False):
 
     try:
         processor = AutoProcessor.from_pretrained(model, trust_remote_code=trust_remote_code)
-    except Exception as err:  # noqa: BLE001 - OSError, ValueError, KeyError, ImportError... all mean "cannot use it"
+    except Exception as err:  # noqa: BLE001 - OSError, ValueError, KeyError, ImportError: "cannot use it"
+        if not fixable_load_error(err):
+            raise
         raise UserError(f"cannot load the processor of {model}: {one_line(err)}") from None
     if not hasattr(processor, "image_processor") or not hasattr(processor, "tokenizer"):
         raise UserError(f"{model} has no multimodal processor (image processor + tokenizer); "

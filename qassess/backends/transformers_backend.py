@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from qassess.backends.base import Backend, Completion, Request, Sampling, as_rgb, load_processor
-from qassess.errors import UserError, one_line
+from qassess.errors import UserError, fixable_load_error, one_line
 
 _OPTIONS = {"attn_implementation"}
 
@@ -78,7 +78,9 @@ class TransformersBackend(Backend):
         try:
             self._model = AutoModelForImageTextToText.from_pretrained(
                 self.model, dtype=self._dtype, trust_remote_code=self.trust_remote_code, **self.options)
-        except Exception as err:  # noqa: BLE001 - any load failure is "this model cannot be used"
+        except Exception as err:  # noqa: BLE001 - sorted: what the user can fix is one line, the rest a bug
+            if not fixable_load_error(err):
+                raise
             raise UserError(f"cannot load model {self.model}: {one_line(err)}") from None
         finally:
             if bars:

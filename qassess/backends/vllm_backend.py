@@ -13,7 +13,7 @@ import warnings
 from typing import Any, Iterator, Sequence
 
 from qassess.backends.base import Backend, Completion, Request, Sampling, as_rgb, load_processor, read_model_config
-from qassess.errors import UserError, one_line
+from qassess.errors import BUGS, UserError, one_line
 
 # Passed straight to vllm.LLM when given as backend options (anything else is a typo, said so).
 _OPTIONS = {"gpu_memory_utilization", "tensor_parallel_size", "max_num_seqs", "enforce_eager", "seed",
@@ -97,6 +97,8 @@ class VLLMBackend(Backend):
             with _quiet_budget_warning():
                 self._llm = LLM(**engine_args)
         except Exception as err:  # noqa: BLE001 - engine start-up failures come from many layers
+            if isinstance(err, BUGS) or "OutOfMemory" in type(err).__name__:
+                raise
             raise UserError(f"vLLM could not start on {self.model}: {one_line(err)} (see the log above; on "
                             "CPU, VLLM_CPU_KVCACHE_SPACE and --max-model-len bound the memory)") from None
         self._bias = {i: -100.0 for i in self.suppressed_token_ids()}

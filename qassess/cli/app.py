@@ -26,9 +26,15 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+DEBUG = {"on": False}  # set by `qassess --debug COMMAND`
+
+
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version.")):
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+          debug: bool = typer.Option(False, "--debug", envvar="QASSESS_DEBUG",
+                                     help="Show the traceback behind a one-line error too (with what caused it).")):
     """Interpretable blind image quality assessment: a multimodal LLM describes, reasons, rates (1-5)."""
+    DEBUG["on"] = debug
 
 
 def say(msg: str) -> None:
@@ -37,13 +43,17 @@ def say(msg: str) -> None:
 
 
 def user_errors(command):
-    """One line and exit 2 for bad input, 130 for Ctrl-C; tracebacks only for real bugs."""
+    """One line and exit 2 for bad input (its traceback with --debug), 130 for Ctrl-C; any other exception
+    is a bug and shows as one, with its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except UserError as exc:
+            if DEBUG["on"]:
+                exc.__suppress_context__ = False  # the exception it was made from, too
+                raise
             say(f"Error: {exc}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from qassess import models
 from qassess.backends.base import Sampling
-from qassess.errors import UserError, one_line
+from qassess.errors import BUGS, UserError, described
 from qassess.io.images import DEFAULT_MAX_DECODE_PIXELS
 from qassess.core.parsing import Parsed, parse_completion
 from qassess.core.prompts import Template, get_template
@@ -223,8 +223,8 @@ class Assessor:
 
         try:
             return complete(requests)
-        except BackendUnavailable:
-            raise
+        except (BackendUnavailable, *BUGS):
+            raise  # a bug is a traceback, never a row that every rerun would retry
         except Exception as exc:  # noqa: BLE001 - recorded per row below, or raised if systemic
             if len(requests) == 1:
                 return [exc]
@@ -233,12 +233,13 @@ class Assessor:
         for request in requests:
             try:
                 outs.extend(complete([request]))
-            except BackendUnavailable:
+            except (BackendUnavailable, *BUGS):
                 raise
             except Exception as exc:  # noqa: BLE001
                 outs.append(exc)
         if all(isinstance(o, Exception) for o in outs):
-            raise UserError(f"generation failed for every input of a batch: {one_line(first)}")
+            first.add_note("generation failed for every input of a batch, one by one too: not a bad input")
+            raise first
         return outs
 
     def _check_alive(self) -> None:
@@ -260,7 +261,7 @@ class Assessor:
         from qassess.core import rating_probs
 
         if isinstance(out, Exception):
-            return {**record, "status": "generation_error", "error": one_line(out)}
+            return {**record, "status": "generation_error", "error": described(out)}
         read = None
         if self.settings.probs and any(c.scores is not None for c in out):
             def read(i: int, parsed: Parsed):
@@ -285,7 +286,7 @@ class Assessor:
         outs = self._generate(requests, 1)
         for r, out in zip(todo, outs):
             if isinstance(out, Exception):
-                r["self_check_error"] = one_line(out)
+                r["self_check_error"] = described(out)
                 continue
             text = out[0].text
             parsed: Parsed = parse_completion(text)
@@ -311,9 +312,11 @@ class Assessor:
             rows = self._backend.next_token_scores(requests, [prefix] * len(requests), digits)
         except NotImplementedError as exc:
             raise UserError(f"--self-check-mode prefill: {exc}; use --self-check-mode generate") from None
+        except BUGS:
+            raise
         except Exception as exc:  # noqa: BLE001 - one batch's failure is recorded on its rows
             for r in todo:
-                r["self_check_error"] = one_line(exc)
+                r["self_check_error"] = described(exc)
             return
         for r, row in zip(todo, rows):
             expected, _ = rating_probs.expected_rating([row])

