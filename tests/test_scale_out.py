@@ -255,3 +255,71 @@ def test_cli_shards_cover_every_input_once_and_merge_to_the_unsharded_run(tmp_pa
     key = lambda r: (r["path"], r["status"], r["rating"], r["raw"])  # noqa: E731
     assert sorted(map(key, rows_of(tmp_path / "merged.jsonl"))) == sorted(map(key, rows_of(tmp_path / "all.jsonl")))
     assert len(rows_of(tmp_path / "all.jsonl")) == 12
+
+
+# --- credentials in URLs and servers that come back ----------------------------------------------
+
+def test_display_url_hides_userinfo_and_secret_query_values():
+    from qassess.backends.servers import display_url, redact_text
+
+    assert display_url("http://user:pw123@node1:8000/v1") == "http://***@node1:8000/v1"
+    assert display_url("https://h/v1?api_key=abc&x-amz-signature=zz&region=eu") == \
+        "https://h/v1?api_key=***&x-amz-signature=***&region=eu"
+    assert display_url("http://node1:8000/v1") == "http://node1:8000/v1"
+    assert redact_text("cannot connect to 'http://u:pw123@h:1/v1/models' (refused)") == \
+        "cannot connect to 'http://***@h:1/v1/models' (refused)"
+
+
+def test_a_password_in_a_base_url_never_reaches_any_file_the_run_writes(tmp_path):
+    """Userinfo on a live server, a token in the query of a dead one: neither in the rows, the manifest,
+    the report, the log, nor in any file left in the output folder."""
+    make_tree(tmp_path / "photos", 3)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.jsonl"
+    password, token = "pw-DO-NOT-LEAK-77", "tok-DO-NOT-LEAK-88"
+    with FakeServer(MODEL, chat_status=200) as good:
+        live = good.url.replace("http://", f"http://alice:{password}@")
+        dead = f"http://bob:{password}@127.0.0.1:9/v1?api_key={token}"
+        res = cli("score", tmp_path / "photos", "-o", out, "--model", MODEL, "--base-url", live,
+                  "--base-url", dead, "--max-new-tokens", "8")
+    assert res.exit_code == 0, res.output
+    assert {r["status"] for r in rows_of(out)} == {"ok"}
+    report = cli("report", out, "-o", out_dir / "report.html")
+    assert report.exit_code == 0, report.output
+    bad = cli("score", tmp_path / "photos", "--model", MODEL, "--base-url", f"ftp://carol:{password}@h/v1")
+    assert bad.exit_code == 2
+    written = sorted(p for p in out_dir.rglob("*") if p.is_file())
+    assert {p.name for p in written} >= {"scores.jsonl", "scores.manifest.json", "report.html"}
+    for text in [p.read_bytes().decode("utf-8", "replace") for p in written] + [res.output, report.output, bad.output]:
+        assert password not in text and token not in text
+    manifest = (out_dir / "scores.manifest.json").read_text()
+    assert "http://***@127.0.0.1:9/v1?api_key=***" in manifest
+
+
+def test_a_server_that_left_the_rotation_is_tried_again_and_rejoins(tmp_path):
+    from qassess.backends.servers import PoolPolicy, ServerPool
+
+    logs: list[str] = []
+    with FakeServer(MODEL, chat_status=502) as flaky, FakeServer(MODEL, chat_status=200) as good:
+        pool = ServerPool([flaky.url, good.url], None,
+                          PoolPolicy(max_in_flight=1, attempts=3, backoff=0.01, down_after=1, rejoin_after=0.2),
+                          logs.append)
+        try:
+            for _ in range(4):  # the flaky server fails once and leaves; the good one serves the rest
+                pool.post("/chat/completions", {"model": MODEL})
+            assert [s.alive for s in pool.servers] == [False, True]
+            assert any("left the rotation" in line and "trying it again in 0.2 s" in line for line in logs)
+            import time
+
+            time.sleep(0.3)
+            pool.post("/chat/completions", {"model": MODEL})  # its trial request: still failing, back-off doubles
+            assert not pool.servers[0].alive and pool.servers[0].retry_after == pytest.approx(0.4)
+            flaky.chat_status = 200
+            before = len(flaky.bodies)
+            time.sleep(0.5)
+            pool.post("/chat/completions", {"model": MODEL})
+            assert pool.servers[0].alive and len(flaky.bodies) == before + 1
+            assert any(line.startswith(f"server {flaky.url} rejoined the rotation") for line in logs)
+        finally:
+            pool.close()

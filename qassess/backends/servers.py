@@ -7,9 +7,12 @@ to several servers that may be slow, busy (429), failing (5xx) or gone lives her
   server (after a failure, preferably another one);
 - timeouts, connection errors, 429 and 5xx are retried with exponential backoff, up to `attempts` tries
   per request; other HTTP errors (400: a bad request) fail that request at once with the server's reason;
-- a server that fails `down_after` times in a row (not counting 429) leaves the rotation for the run;
+- a server that fails `down_after` times in a row (not counting 429) leaves the rotation; after a back-off
+  (`rejoin_after`, doubled after each failed trial up to `max_rejoin_after`) one real request tries it
+  again, and a server that answers rejoins (said in the log);
 - when no server is left, every waiting request fails with ServersDown.
-The API key only ever goes into the Authorization header; error texts never include headers.
+The API key only ever goes into the Authorization header; error texts never include headers, and a URL is
+only ever shown through `display_url` (no password, no secret query value).
 """
 from __future__ import annotations
 
@@ -40,21 +43,49 @@ class RequestFailed(Exception):
         self.refused = refused
 
 
+# Query parameters that carry credentials (API keys, tokens, presigned-URL signatures): their values are
+# never shown. Compared lower-case; a name that contains one of these counts too (x-amz-signature).
+SECRET_PARAMS = ("key", "token", "secret", "password", "passwd", "signature", "sig", "auth", "credential")
+HIDDEN = "***"
+
+
 def display_url(url: str) -> str:
-    """The URL without any user:password part, for messages and manifests."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
+    """The URL as it may be shown or written anywhere (messages, logs, manifests, reports): a user:password
+    part and the values of secret query parameters replaced by ***."""
+    from urllib.parse import parse_qsl, quote
+
+    try:
+        parts = urlsplit(str(url))
+        port = parts.port
+    except ValueError:  # not a URL qassess could use: show nothing of what follows the scheme's host part
+        return HIDDEN
+    netloc = parts.netloc
+    if "@" in netloc:
         host = parts.hostname or ""
-        netloc = host + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return url
+        netloc = f"{HIDDEN}@{host}" + (f":{port}" if port else "")
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(any(word in k.lower() for word in SECRET_PARAMS) for k, _ in pairs):
+            query = "&".join(f"{quote(k)}={HIDDEN if any(w in k.lower() for w in SECRET_PARAMS) else quote(v)}"
+                             for k, v in pairs)
+    if netloc == parts.netloc and query == parts.query:
+        return str(url)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_text(text: str) -> str:
+    """Every URL inside `text` (an error message, a log line) as display_url shows it."""
+    import re
+
+    return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+", lambda m: display_url(m.group(0)), str(text))
 
 
 def normalize_base_url(url: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--base-url must be an http(s) URL such as http://node1:8000/v1, got {url!r}")
+        raise UserError(f"--base-url must be an http(s) URL such as http://node1:8000/v1, got {display_url(url)!r}")
     return url
 
 
@@ -84,6 +115,9 @@ class Server:
     alive: bool = True
     last_error: str = ""
     done: int = 0
+    retry_at: float | None = None  # when a server that left the rotation gets its next trial request
+    retry_after: float = 0.0  # the back-off before that trial; doubles after each failed one
+    on_trial: bool = False
 
     @property
     def name(self) -> str:
@@ -97,6 +131,8 @@ class PoolPolicy:
     backoff: float = 0.5  # seconds before the 2nd attempt; doubled each time (with jitter), capped
     max_backoff: float = 8.0
     down_after: int = 3
+    rejoin_after: float = 5.0  # seconds before a server that left the rotation is tried again; doubled
+    max_rejoin_after: float = 120.0  # after each failed trial, up to this
     timeout: float = 600.0
     connect_timeout: float = 10.0
 
@@ -134,6 +170,9 @@ class ServerPool:
     def _acquire(self, avoid: Server | None) -> Server:
         with self._cond:
             while True:
+                trial = self._due_for_trial()
+                if trial is not None:
+                    return trial
                 live = self.alive()
                 if not live:
                     raise ServersDown(self.down_message())
@@ -145,10 +184,35 @@ class ServerPool:
                     return server
                 self._cond.wait(timeout=1.0)
 
+    def _due_for_trial(self) -> Server | None:
+        """A server out of the rotation whose back-off is over: it gets one real request (called locked)."""
+        now = time.monotonic()
+        for s in self.servers:
+            if not s.alive and not s.on_trial and s.retry_at is not None and now >= s.retry_at:
+                s.on_trial = True
+                s.in_flight += 1
+                return s
+        return None
+
+    def _end_trial(self, server: Server, error: str | None, counts_against: bool) -> None:
+        """Back in the rotation when the server answered (even a 4xx: it is up); else a longer back-off."""
+        server.on_trial = False
+        if error is None or not counts_against:
+            server.alive, server.failures_in_a_row, server.retry_at = True, 0, None
+            server.retry_after = self.policy.rejoin_after
+            server.done += error is None
+            self.log(f"server {server.name} rejoined the rotation; {len(self.alive())} server(s) in it")
+            return
+        server.last_error = error
+        server.retry_after = min(self.policy.max_rejoin_after, server.retry_after * 2)
+        server.retry_at = time.monotonic() + server.retry_after
+
     def _release(self, server: Server, error: str | None, counts_against: bool) -> None:
         with self._cond:
             server.in_flight -= 1
-            if error is None:
+            if server.on_trial:
+                self._end_trial(server, error, counts_against)
+            elif error is None:
                 server.failures_in_a_row = 0
                 server.done += 1
             elif counts_against:
@@ -156,9 +220,12 @@ class ServerPool:
                 server.last_error = error
                 if server.alive and server.failures_in_a_row >= self.policy.down_after:
                     server.alive = False
+                    server.retry_after = server.retry_after or self.policy.rejoin_after
+                    server.retry_at = time.monotonic() + server.retry_after
                     left = len(self.alive())
                     self.log(f"server {server.name} left the rotation after {server.failures_in_a_row} failures "
-                             f"in a row ({error}); {left} server(s) left")
+                             f"in a row ({error}); {left} server(s) left; trying it again in "
+                             f"{server.retry_after:g} s")
             self._cond.notify_all()
 
     # -- requests ------------------------------------------------------------------------------
@@ -171,7 +238,7 @@ class ServerPool:
         except httpx.TimeoutException as err:
             return None, (f"timed out ({type(err).__name__})", True, True)
         except httpx.TransportError as err:
-            return None, (f"cannot connect ({_short(str(err)) or type(err).__name__})", True, True)
+            return None, (f"cannot connect ({_short(redact_text(err)) or type(err).__name__})", True, True)
         if response.status_code < 400:
             return response, None
         status = response.status_code

@@ -43,9 +43,20 @@ def read(path: str | Path) -> dict | None:
     return data if isinstance(data, dict) and isinstance(data.get("segments"), list) else None
 
 
+def _scrub(value):
+    """Every URL in the record as display_url shows it (a base URL's password or token never lands here)."""
+    from qassess.backends.servers import redact_text
+
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return redact_text(value) if isinstance(value, str) and "://" in value else value
+
+
 def _write(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(_scrub(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
