@@ -13,9 +13,9 @@ from qassess.errors import UserError
 @app.command("compare")
 @user_errors
 def compare(
-    preds: Path = typer.Argument(..., help="Predictions: a `qassess score` output (CSV/JSONL) or any CSV/JSON/JSONL with an id and a score column; or a folder of result files, or a quoted glob (shards).", rich_help_panel="Inputs"),
+    preds: str = typer.Argument(..., help="Predictions: a `qassess score` output (CSV/JSONL) or any CSV/JSON/JSONL with an id and a score column; or a folder of result files, or a quoted glob (shards).", rich_help_panel="Inputs"),
     ground_truth: Optional[List[str]] = typer.Argument(None, help="Ground-truth files, each a group; name them with name=path (default: the file stem).", rich_help_panel="Inputs"),
-    refs: Optional[Path] = typer.Option(None, "--refs", help="Reference texts for ROUGE-1 of caption + reasoning: a Q-Reasoning file or a table with an id and a text column.", rich_help_panel="Inputs"),
+    refs: Optional[str] = typer.Option(None, "--refs", help="Reference texts for ROUGE-1 of caption + reasoning: a Q-Reasoning file or a table with an id and a text column.", rich_help_panel="Inputs"),
     fit: str = typer.Option("none", "--fit", help="none: raw PLCC (the paper's scripts, pyiqa); logistic4 / logistic5: VQEG mapping first (DeQA-Score).", rich_help_panel="Metrics"),
     lower_better: bool = typer.Option(False, "--lower-better", help="Lower ground truth means better quality (DMOS, e.g. CSIQ), in every group.", rich_help_panel="Metrics"),
     lower_better_for: Optional[List[str]] = typer.Option(None, "--lower-better-for", metavar="GROUP", help="Lower is better in this group only (repeatable).", rich_help_panel="Metrics"),
@@ -42,7 +42,7 @@ def compare(
     rows_out: Optional[Path] = typer.Option(None, "--rows", metavar="PATH", help="Write every matched row, used or why not, with per-row ROUGE-1 (CSV or .jsonl).", rich_help_panel="Output"),
     plot_out: Optional[Path] = typer.Option(None, "--plot", metavar="PATH", help="Write a PNG scatter of prediction vs ground truth per group, with the fitted curve.", rich_help_panel="Output"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No tables on the terminal (warnings still go to stderr).", rich_help_panel="Output"),
-    more_preds: Optional[List[Path]] = typer.Option(None, "--preds", metavar="PATH", help="More prediction files (repeatable), pooled with PREDS, e.g. the shards of one run.", rich_help_panel="Inputs"),
+    more_preds: Optional[List[str]] = typer.Option(None, "--preds", metavar="PATH", help="More prediction files (repeatable), pooled with PREDS, e.g. the shards of one run.", rich_help_panel="Inputs"),
 ):
     """Agreement of predicted ratings with human scores: PLCC, SRCC, KRCC, RMSE, MAE, and ROUGE-1.
 
@@ -94,10 +94,14 @@ def compare(
         print(report.to_json())
 
 
-def _say_manifest(preds: Path, console) -> None:
-    """Name the run manifest the predictions came from (stderr: stdout may carry --json -)."""
+def _say_manifest(preds: str | Path, console) -> None:
+    """Name the run manifest the predictions came from (stderr: stdout may carry --json -); local files
+    only (a URI's manifest would be one more download for one line)."""
     from qassess.io import manifest as mf
+    from qassess.io.storage import is_uri
 
+    if is_uri(preds):
+        return
     path = mf.manifest_path(preds)
     data = mf.read(path) if path.is_file() else None
     if data is not None:

@@ -12,11 +12,11 @@ from qassess.cli.app import app, one_of, say, user_errors
 @app.command("report")
 @user_errors
 def report(
-    preds: Path = typer.Argument(..., help="A `qassess score` output (CSV/JSONL).", rich_help_panel="Inputs"),
+    preds: str = typer.Argument(..., help="A `qassess score` output (CSV/JSONL), a path or a URI (s3://...).", rich_help_panel="Inputs"),
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="The page to write (.html): one file, no external assets.  [required]", rich_help_panel="Output"),
     out_alias: Optional[Path] = typer.Option(None, "--out", hidden=True),
     gt: Optional[List[str]] = typer.Option(None, "--gt", help="Ground truth (MOS) file, as for `compare`; name=path to name it (repeatable).", rich_help_panel="Inputs"),
-    refs: Optional[Path] = typer.Option(None, "--refs", help="Reference texts: ROUGE-1 per card and overall, as `compare --refs`.", rich_help_panel="Inputs"),
+    refs: Optional[str] = typer.Option(None, "--refs", help="Reference texts: ROUGE-1 per card and overall, as `compare --refs`.", rich_help_panel="Inputs"),
     fit: str = typer.Option("none", "--fit", help="PLCC mapping as in `compare` (none, logistic4, logistic5); a converged fit also maps ratings for the error.", rich_help_panel="Inputs"),
     root: Optional[List[Path]] = typer.Option(None, "--root", help="Folder that relative image paths are under (repeatable; then the current folder, then the output's).", rich_help_panel="Inputs"),
     max_thumbnails: int = typer.Option(2000, "--max-thumbnails", help="At most this many pictures (the extremes of every sort key first); 0: none.", rich_help_panel="Pictures"),

@@ -44,13 +44,18 @@ class MergeResult:
         return "; ".join(parts)
 
 
-def expand_inputs(items: Sequence[str | Path], exclude: Path | None = None) -> list[Path]:
-    """Files as given; folders -> their result files (sorted); globs expanded (sorted)."""
-    files: list[Path] = []
+def expand_inputs(items: Sequence[str | Path], exclude: Path | None = None) -> list[Path | str]:
+    """Files as given; folders -> their result files (sorted); globs expanded (sorted); a URI
+    (s3://bucket/preds.jsonl) stays a string, for the table reader to fetch."""
+    from qassess.io.storage import is_uri
+
+    files: list[Path | str] = []
     for item in items:
         text = str(item)
         p = Path(text)
-        if p.is_dir():
+        if is_uri(text):
+            files.append(text)
+        elif p.is_dir():
             found = sorted(f for f in p.iterdir() if f.suffix.lower() in RESULT_SUFFIXES and f.is_file()
                            and not f.name.startswith("."))
             if not found:
@@ -67,7 +72,7 @@ def expand_inputs(items: Sequence[str | Path], exclude: Path | None = None) -> l
             raise UserError(f"no such file or folder: {text}")
     out, seen = [], set()
     for f in files:
-        real = os.path.realpath(f)
+        real = f if isinstance(f, str) else os.path.realpath(f)
         if real in seen or (exclude is not None and real == os.path.realpath(exclude)):
             continue
         seen.add(real)

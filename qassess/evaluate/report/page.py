@@ -104,7 +104,11 @@ def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[s
     Relative image paths are looked up under each of `roots`, then the current folder, then the
     output's folder. Rows whose file is missing or unreadable get a card without a picture, saying why."""
     started = time.monotonic()
-    preds, out = Path(preds), Path(out)
+    from qassess.io.storage import is_uri
+
+    remote = is_uri(str(preds))  # s3://... stays a string: Path() would fold its // into /
+    preds, out = (str(preds) if remote else Path(preds)), Path(out)
+    name = preds.rstrip("/").rsplit("/", 1)[-1] if remote else preds.name
     if max_thumbnails < 0:
         raise UserError("--max-thumbnails must be 0 or more")
     if out.suffix.lower() not in (".html", ".htm"):
@@ -117,10 +121,11 @@ def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[s
             raise UserError(f"--root {root} is not a folder")
     run = load_run(preds, ground_truth, refs, fit=fit, id_col=id_col, pred_col=pred_col, gt_id_col=gt_id_col,
                    gt_col=gt_col)
-    _add_manifest(preds, run)
+    if not remote:
+        _add_manifest(preds, run)
     timings = {"read": time.monotonic() - started}
     chosen, thumb_note = choose_thumbnails(run.rows, max_thumbnails)
-    search = [Path(r) for r in roots] + [Path.cwd(), preds.resolve().parent]
+    search = [Path(r) for r in roots] + [Path.cwd()] + ([] if remote else [preds.resolve().parent])
     thumbs, why = _pictures(run, chosen, search, size=thumb_size, fmt=thumb_format, quality=thumb_quality,
                             workers=workers, log=log)
     timings["thumbnails"] = time.monotonic() - started - timings["read"]
@@ -128,7 +133,7 @@ def build_report(preds: str | Path, out: str | Path, *, ground_truth: Sequence[s
     if missing:
         run.warnings.append(f"{missing} of {len(chosen)} rows chosen for a picture have none (file missing or "
                             "unreadable); their cards say why")
-    page = render_page(run, thumbs, thumb_note, why, title=title or f"qassess report: {preds.name}",
+    page = render_page(run, thumbs, thumb_note, why, title=title or f"qassess report: {name}",
                        compress=compress)
     data = page.encode("utf-8", errors="replace")  # a lone surrogate from a JSON escape becomes '?'
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
