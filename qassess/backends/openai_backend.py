@@ -128,7 +128,7 @@ class OpenAIBackend(Backend):
                 if self.model not in served:
                     raise UserError(f"{display_url(url)} serves {', '.join(map(repr, served)) or 'no model'}, "
                                     f"not {self.model!r}: pass --model NAME with one of those, or start "
-                                    f"`vllm serve ... --served-model-name {self.model}`")
+                                    f"`qassess serve {self.model}` (or vLLM's server with --served-model-name {self.model})")
                 continue
             self.pool.drop(url, error)
             self._log(f"server {display_url(url)} is not usable: {error}")
@@ -210,7 +210,7 @@ class OpenAIBackend(Backend):
         min_px, max_px, _ = self.pixel_budget()
         return (f"the server turned a {request.image.width}x{request.image.height} image into {got} image tokens, "
                 f"not {want}: its pixel budget differs from qassess's ({min_px}..{max_px}); start it with "
-                f"`vllm serve ... --mm-processor-kwargs '{{\"min_pixels\": {min_px}, \"max_pixels\": {max_px}}}'`")
+                f"`qassess serve MODEL --min-pixels {min_px} --max-pixels {max_px}`")
 
     def _one(self, request: Request, sampling: Sampling, score_ids: Sequence[int] | None) -> list | Exception:
         body = self.payload(request, sampling)

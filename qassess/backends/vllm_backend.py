@@ -60,6 +60,18 @@ class VLLMBackend(Backend):
     name = "vllm"
 
     def __init__(self, model: str, **kwargs: Any):
+        self._plan(model, **kwargs)
+        self._start()
+
+    @classmethod
+    def plan(cls, model: str, **kwargs: Any) -> "VLLMBackend":
+        """The backend as it would start (processor, pixel budget, `engine_args`, CPU environment set in
+        os.environ), without starting vLLM: `qassess serve` gives the same arguments to vLLM's server."""
+        backend = cls.__new__(cls)
+        backend._plan(model, **kwargs)
+        return backend
+
+    def _plan(self, model: str, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         if self.model_ref.adapter:  # e.g. a `qassess train` output: vLLM loads plain model folders only
             self.model = str(_merged(self.model))
@@ -78,11 +90,6 @@ class VLLMBackend(Backend):
             self._cpu_environment(max_len)
         # vLLM logs dozens of INFO lines at start-up; errors and warnings still show. Export to override.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        try:
-            from vllm import LLM
-        except Exception as err:  # noqa: BLE001 - ImportError or a broken install
-            raise UserError(f"vLLM cannot be imported ({one_line(err)}); install it or use "
-                            "--backend transformers") from None
         engine_args: dict[str, Any] = dict(
             model=self.model,
             dtype=self.dtype,
@@ -93,6 +100,15 @@ class VLLMBackend(Backend):
             enforce_eager=on_cpu,
         )
         engine_args.update(self.options)
+        self.engine_args, self.on_cpu, self._llm = engine_args, on_cpu, None
+
+    def _start(self) -> None:
+        engine_args = self.engine_args
+        try:
+            from vllm import LLM
+        except Exception as err:  # noqa: BLE001 - ImportError or a broken install
+            raise UserError(f"vLLM cannot be imported ({one_line(err)}); install it or use "
+                            "--backend transformers") from None
         try:
             with _quiet_budget_warning():
                 self._llm = LLM(**engine_args)

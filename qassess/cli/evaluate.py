@@ -36,7 +36,7 @@ def eval_command(
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16, float16."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, ..."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="Score again the rows whose status is not ok."),
-    base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="OpenAI-compatible server(s) (`vllm serve`); repeat for several."),
+    base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="OpenAI-compatible server(s) (`qassess serve`); repeat for several."),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", metavar="NAME", help="Environment variable holding the servers' API key."),
     model_presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESSPRESETS_OPTION", help="A YAML file of your own model presets."),
     dataset_presets: Optional[Path] = PRESETS_OPTION,

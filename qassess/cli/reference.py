@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-COMMANDS = (["score"], ["pairs"], ["rank"], ["merge"], ["compare"], ["report"], ["models"], ["train"], ["data", "synth"],
+COMMANDS = (["score"], ["serve"], ["pairs"], ["rank"], ["merge"], ["compare"], ["report"], ["models"], ["train"], ["data", "synth"],
             ["datasets"], ["datasets", "check"], ["eval"])
 # Fixed width and no colour: the same text on every machine and terminal.
 ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1", "TERM": "dumb", "_TYPER_FORCE_DISABLE_TERMINAL": "1"}

@@ -46,7 +46,7 @@ def score(
     trust_remote_code: bool = typer.Option(Settings.trust_remote_code, "--trust-remote-code", help="Allow model code from the model folder (off unless you trust it).", rich_help_panel="Model and prompt"),
     presets: Optional[Path] = typer.Option(None, "--presets", envvar="QASSESS_PRESETS", help="A YAML file of your own model presets (see `qassess models`).", rich_help_panel="Model and prompt"),
     # --- scale-out: remote servers, shards, Ray Data (docs/scaling-out.md) ---
-    base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. http://node1:8000/v1 (`vllm serve`); repeat for several. Implies --backend openai; --model is then the served model name.", rich_help_panel="Remote servers"),
+    base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. http://node1:8000/v1 (`qassess serve`); repeat for several. Implies --backend openai; --model is then the served model name.", rich_help_panel="Remote servers"),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", metavar="NAME", help="Environment variable holding the servers' API key (default: QASSESS_API_KEY, then OPENAI_API_KEY). Never written anywhere.", rich_help_panel="Remote servers"),
     processor: Optional[Path] = typer.Option(None, "--processor", help="Remote: a local copy of the served model (its processor gives the pixel budget); default: --model if it is a local folder or preset, else Qwen2.5-VL's budget.", rich_help_panel="Remote servers"),
     max_in_flight: int = typer.Option(16, "--max-in-flight", help="Remote: requests in flight per server.", rich_help_panel="Remote servers"),
