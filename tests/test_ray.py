@@ -266,3 +266,35 @@ def test_the_default_model_finishes_with_rated_rows(cluster, tmp_path):
         assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
         assert all(isinstance(r["rating"], float) and 1 <= r["rating"] <= 5 for r in rows)
         assert all(isinstance(r["rating_expected"], float) for r in rows)
+
+
+def test_shards_inside_folders_gzipped_tars_and_a_run_manifest(cluster, tiny_model, tmp_path):
+    """The local engine's listing: a .tar.gz WebDataset shard found inside a sub-folder beside a plain
+    image; and FOLDER.manifest.json records the run as a local run's manifest does."""
+    import io
+    import tarfile
+
+    photos = tmp_path / "photos"
+    make_images(photos, 1)
+    (photos / "sub").mkdir()
+    with tarfile.open(photos / "sub" / "00000.tar.gz", "w:gz") as tar:
+        for i, p in enumerate(make_images(tmp_path / "src", 2, start=5)):
+            data = p.read_bytes()
+            info = tarfile.TarInfo(f"{i:05d}.png")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(app, ["score", str(photos), "-o", str(out), "--engine", "ray",
+                                      "--model", str(tiny_model), *OPTS])
+    assert result.exit_code == 0, result.output
+    rows = {r["path"]: r for r in shard_rows(out)}
+    shard = (photos / "sub" / "00000.tar.gz").resolve()
+    assert sorted(rows) == sorted([str((photos / "img000.png").resolve()), f"{shard}#00000", f"{shard}#00001"])
+    # the tiny random model writes no answer in 6 tokens: parse_error rows, but each image was read
+    assert all(r["status"] != "load_error" and r["pixels"] and r["raw"] for r in rows.values()), rows
+    manifest = json.loads((tmp_path / "scores.manifest.json").read_text())
+    segment = manifest["segments"][-1]
+    assert segment["engine"] == "ray" and segment["outcome"] == "finished"
+    assert sum(segment["counts"].values()) == 3 and "load_error" not in segment["counts"]
+    assert segment["inputs"]["todo"] == 3
+    assert segment["ray"]["replicas"] == 1 and segment["model"]["weights"]

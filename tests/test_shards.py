@@ -201,3 +201,29 @@ def test_caption_table_in_parquet_is_scored_in_caption_mode(tiny_model, tmp_path
     rows = rows_of(out)
     assert [(r["id"], r["path"], r["mode"]) for r in rows] == [("k1", f"{caps}#0", "caption")]
     assert rows[0]["status"] in GENERATED and rows[0]["caption"] == "A sharp red square."
+
+
+def test_gzipped_tar_shards_are_read_like_plain_ones(tmp_path):
+    """`.tar.gz` / `.tgz` WebDataset shards: listed inside folders, each member one item with its bytes."""
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    from qassess.io.sources import discover_items
+
+    (tmp_path / "in").mkdir()
+    blobs = {}
+    for name in ("00000.tar.gz", "00001.tgz"):
+        with tarfile.open(tmp_path / "in" / name, "w:gz") as tar:
+            for key in ("a", "b"):
+                buf = io.BytesIO()
+                Image.new("RGB", (8, 8), (len(name), 9, 9)).save(buf, "PNG")
+                info = tarfile.TarInfo(f"{key}.png")
+                info.size = len(buf.getvalue())
+                tar.addfile(info, io.BytesIO(buf.getvalue()))
+                blobs[f"{name}#{key}"] = buf.getvalue()
+    items = discover_items([tmp_path / "in"])
+    assert [it.path.rsplit("/", 1)[-1] for it in items] == sorted(blobs)
+    for it in items:
+        assert it.read() == blobs[it.path.rsplit("/", 1)[-1]]

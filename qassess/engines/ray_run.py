@@ -20,44 +20,17 @@ MB = 1024 * 1024
 SHARD_BATCHES = 4  # batches per output shard
 
 
-def list_images(inputs: Sequence[str]) -> list[str]:
-    """Image locations in a deterministic order: local files and folders as absolute paths (every node
-    must read them the same way), URIs (s3://...) listed recursively through fsspec."""
-    from qassess.io.sources import IMAGE_EXTENSIONS, discover_images
-    from qassess.engines.ray_output import is_uri, open_folder
-
-    found: list[str] = []
-    local = [p for p in inputs if not is_uri(p)]
-    if local:
-        found += [os.path.abspath(p) for p in discover_images(local)]
-    for uri in (p for p in inputs if is_uri(p)):
-        fs, root = open_folder(uri)
-        fs.invalidate_cache()
-        try:
-            if fs.isdir(root):
-                hits = [p for p in fs.find(root)
-                        if posixpath.splitext(p)[1].lower() in IMAGE_EXTENSIONS
-                        and not any(part.startswith(".") for part in posixpath.relpath(p, root).split("/"))]
-            elif fs.isfile(root):
-                hits = [root]
-            else:
-                raise UserError(f"input not found: {uri}")
-        except (OSError, PermissionError) as exc:
-            raise UserError(f"cannot list {uri}: {exc}") from None
-        if not hits:
-            raise UserError(f"no images found in {uri}")
-        found += [fs.unstrip_protocol(p) for p in sorted(hits)]
-    return list(dict.fromkeys(found))
-
-
-def list_shard_items(inputs: Sequence[str]) -> list:
-    """Samples of WebDataset .tar / Parquet image shards (qassess.io.image_shards) named among the inputs, as
-    ImageItems (id = key, path = `shard#KEY`); local shards by absolute path, so every node reads them."""
+def list_items(inputs: Sequence[str]) -> tuple[list[str], dict]:
+    """The local engine's listing (qassess.io.sources.discover_items: folders walked the same way, image
+    shards found inside them, .tar/.tar.gz/.parquet, URIs listed recursively), with local paths made
+    absolute so that every node reads them the same way: (every row's path in order, {path: ImageItem}
+    of the shard members among them, read through their shard)."""
     from qassess.engines.ray_output import is_uri
-    from qassess.io.sources import iter_image_items
+    from qassess.io.sources import discover_items
 
-    named = [p if is_uri(p) else os.path.abspath(p) for p in inputs]
-    return list(iter_image_items(named))
+    items = discover_items([p if is_uri(p) else os.path.abspath(p) for p in inputs])
+    members = {it.path: it for it in items if it.source is not None and hasattr(it.source, "members")}
+    return [it.path for it in items], members
 
 
 def _read_items(batch: dict) -> dict:
@@ -180,14 +153,8 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
     local = [p for p in inputs if not shards.is_uri(p)]
     if local and detect_mode([Path(p) for p in local]) == "caption":
         raise UserError("--engine ray scores images; rate captions with the local engine")
-    from qassess.io.sources import SHARD_SUFFIXES
-
-    shard_inputs = [p for p in inputs if p.lower().endswith(SHARD_SUFFIXES)]
-    plain = [p for p in inputs if p not in shard_inputs]
-    todo_all = list_images(plain) if plain else []
-    shard_items = {it.path: it for it in list_shard_items(shard_inputs)} if shard_inputs else {}
-    todo_all += [p for p in shard_items if p not in set(todo_all)]
-    models.resolve_model(settings.model, settings.presets)  # a bad --model fails here, not on every replica
+    todo_all, shard_items = list_items(inputs)
+    resolved = models.resolve_model(settings.model, settings.presets)  # a bad --model fails here, not on every replica
 
     from qassess.io.lock import output_lock
 
@@ -209,6 +176,7 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
         if models.is_default(settings.model):
             log(models.NOTICE)
 
+        manifest, finished = None, False
         started = connect(address, log)
         try:
             import ray.data
@@ -217,6 +185,13 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
 
             run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
             settings, batch = plan(settings, gpus_per_replica)
+            if not shards.is_uri(output):
+                manifest = _start_manifest(output, resolved, settings, fresh=not resume or not existing.rows,
+                                           ray={"run_id": run_id, "replicas": replicas,
+                                                "gpus_per_replica": gpus_per_replica, "batch_size": batch,
+                                                "format": output_format, "cluster": _cpus()},
+                                           inputs={"inputs": len(todo_all), "done": len(todo_all) - len(todo),
+                                                   "todo": len(todo)})
             # One input block per batch lets every replica start at once; a shard per few batches bounds both
             # the file count and what an interruption costs (rows not yet in a shard are scored again).
             blocks = min(-(-len(todo) // batch), 10_000)
@@ -245,12 +220,35 @@ def run_ray(inputs: Sequence[str], output: str | None, settings: Settings, *, ad
             tally.done = sum(sink.counts.values())
             tally.statuses.update(sink.counts)
             tally.rating_sum = sink.rating_sum
+            finished = True
             return tally
         finally:
+            if manifest is not None:
+                manifest.finish(tally.statuses, interrupted=not finished)
             if started:
                 import ray
 
                 ray.shutdown()
+
+
+def _start_manifest(output: str, resolved, settings: Settings, *, fresh: bool, ray: dict, inputs: dict):
+    """FOLDER.manifest.json beside a local shard folder, as a local run writes OUT.manifest.json: model,
+    revision, weights, template, settings, and the Ray side (replicas, cluster) in place of the backend,
+    which lives on the replicas."""
+    import ray as ray_module
+
+    from qassess import __version__
+    from qassess.core.prompts import get_template
+    from qassess.io import manifest as mf
+
+    manifest = mf.Manifest(output.rstrip("/"), fresh=fresh)
+    manifest.start({
+        "qassess_version": __version__, "started": mf.now(), "ended": None, "outcome": "running",
+        "mode": "image", "engine": "ray", "inputs": inputs, "model": mf.model_record(resolved),
+        "template": mf.template_record(get_template(settings.template)), "settings": mf.settings_record(settings),
+        "backend": {"name": settings.backend, "on": "every replica"},
+        "ray": {**ray, "version": ray_module.__version__}, "versions": mf.versions(), "counts": {}})
+    return manifest
 
 
 def _user_error(exc: BaseException) -> UserError | None:

@@ -1,6 +1,7 @@
 """Images stored inside shards, as img2dataset and Hugging Face datasets write them.
 
-- WebDataset tar (`00000.tar`: members `KEY.jpg` + `KEY.json`/`KEY.txt`): one row per key, its image
+- WebDataset tar (`00000.tar`, or gzip-compressed `00000.tar.gz` / `.tgz`, decompressed once into a
+  temporary file: members `KEY.jpg` + `KEY.json`/`KEY.txt`): one row per key, its image
   member being the one with an image extension. Read with the standard library's `tarfile`, not the
   `webdataset` package: listing records each member's data offset without reading image data, so a
   resumed run reads only the members it still needs (one ranged read each, also on object stores), and a
@@ -20,7 +21,6 @@ import os
 import tarfile
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Iterator
 
 from qassess.errors import UserError, one_line
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_COLUMNS = ("jpg", "jpeg", "png", "webp", "image", "img", "image_bytes", "bytes")
 KEY_COLUMNS = ("key", "id", "__key__")
+GZIP_SUFFIXES = (".tar.gz", ".tgz")
+TAR_SUFFIXES = (".tar", *GZIP_SUFFIXES)
 
 
 class _Opener:
@@ -49,6 +51,49 @@ class _Opener:
             return fh.read(size)
 
 
+class _GzipOpener(_Opener):
+    """A gzip-compressed tar (`00000.tar.gz`): a gzip stream has no random access, so the first use in a
+    process decompresses it once into a temporary .tar, which then serves listing and ranged reads."""
+
+    def __init__(self, path: str, fs=None):
+        super().__init__(path, fs)
+        self._plain: str | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        return {"path": self.path, "fs": self.fs}  # the temporary copy belongs to one process
+
+    def __setstate__(self, state):
+        self.__init__(state["path"], state["fs"])
+
+    def _local(self) -> str:
+        import atexit
+        import gzip
+        import shutil
+        import tempfile
+
+        with self._lock:
+            if self._plain is None:
+                fd, plain = tempfile.mkstemp(prefix="qassess-shard-", suffix=".tar")
+                atexit.register(lambda: os.path.exists(plain) and os.unlink(plain))
+                try:
+                    with super().open() as raw, gzip.open(raw) as unzipped, os.fdopen(fd, "wb") as out:
+                        shutil.copyfileobj(unzipped, out, 1 << 20)
+                except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+                    os.unlink(plain)
+                    raise OSError(f"cannot decompress {self.path}: {one_line(exc, 200)}") from None
+                self._plain = plain
+            return self._plain
+
+    def open(self):
+        return open(self._local(), "rb")
+
+    def read_range(self, start: int, size: int) -> bytes:
+        with open(self._local(), "rb") as fh:
+            fh.seek(start)
+            return fh.read(size)
+
+
 # ------------------------------------------------------------------------------------------- tar
 
 
@@ -57,7 +102,7 @@ class TarShard:
 
     def __init__(self, path: str, label: str, fs=None):
         self.label = label
-        self._opener = _Opener(path, fs)
+        self._opener = (_GzipOpener if path.lower().endswith(GZIP_SUFFIXES) else _Opener)(path, fs)
 
     def members(self) -> Iterator[tuple[str, Any]]:
         """(key, ref) per sample in tar order. ref is (offset, size, member name), or a reason string when
@@ -226,4 +271,4 @@ class ParquetShard:
 
 
 def open_shard(path: str, label: str, fs=None) -> TarShard | ParquetShard:
-    return TarShard(path, label, fs) if Path(path).suffix.lower() == ".tar" else ParquetShard(path, label, fs)
+    return (TarShard if path.lower().endswith(TAR_SUFFIXES) else ParquetShard)(path, label, fs)

@@ -94,7 +94,11 @@ def discover_images(paths: Sequence[str | Path]) -> list[Path]:
 # Image items: files, shard members, object-store files
 # ---------------------------------------------------------------------------------------------
 
-SHARD_SUFFIXES = (".tar", ".parquet")
+SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".parquet")
+
+
+def is_shard_name(name: str) -> bool:
+    return str(name).lower().endswith(SHARD_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def row_key(path: str) -> str:
 
 
 def _is_input_name(name: str) -> bool:
-    return is_image_name(name) or os.path.splitext(name)[1].lower() in SHARD_SUFFIXES
+    return is_image_name(name) or is_shard_name(name)
 
 
 def iter_image_items(inputs: Sequence[str | Path]) -> Iterator[ImageItem]:
@@ -204,8 +208,7 @@ def _remote_entries(uri: str) -> Iterator[tuple[str, str, Any, bool, str]]:
 def _items_of(path: str, label: str, fs, named: bool) -> Iterator[ImageItem]:
     from qassess.io.image_shards import ParquetShard, open_shard
 
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in SHARD_SUFFIXES:
+    if not is_shard_name(path):
         if fs is None:
             yield ImageItem(Path(path).stem, label)
         else:
