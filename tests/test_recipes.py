@@ -162,7 +162,7 @@ def test_cli_recipe_errors_exit_2_with_one_line(tmp_path):
 
 
 def test_cli_missing_data_is_a_one_line_error(tmp_path):
-    recipe = write(tmp_path, f"model: {{name_or_path: m}}\ndata: {{scores: {tmp_path / 'nope.csv'}}}\n"
+    recipe = write(tmp_path, f"model: {{name_or_path: default}}\ndata: {{scores: {tmp_path / 'nope.csv'}}}\n"
                              "rewards: [format]\n")
     result = CliRunner().invoke(app, ["train", str(recipe)])
     assert result.exit_code == 2
