@@ -69,29 +69,28 @@ class Preset:
         return " ".join(parts)
 
 
+def _embedded(name: str, summary: str, note: str) -> Preset:
+    """A model qassess trained and ships in the package: the paper's prompts, greedy decoding."""
+    return Preset(
+        name=name,
+        summary=summary,
+        model=PACKAGED + name,
+        template="paper",
+        sampling={"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024, "seed": None},
+        licence="Apache-2.0, as qassess itself (training photos: see data/photos for their licences)",
+        paper="https://arxiv.org/abs/2512.16484",
+        source={"repo": "qassess", "note": note},
+    )
+
+
 BUILTIN = Registry("preset")  # plugins: entry-point group qassess.presets (Preset objects)
 for _preset in [
-    Preset(
-        name=DEFAULT_ID,
-        summary="qassess's embedded demo model (5.8M-parameter Qwen2.5-VL trained on synthetic distortions; MODEL.md)",
-        model=PACKAGED + DEFAULT_ID,
-        template="paper",
-        sampling={"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024, "seed": None},
-        licence="Apache-2.0, as qassess itself (training photos: see data/photos for their licences)",
-        paper="https://arxiv.org/abs/2512.16484",
-        source={"repo": "qassess", "note": "trained by qassess with the paper's prompts; greedy decoding"},
-    ),
-    Preset(
-        name="qassess-demo-v2-sft",
-        summary="the v2 build's supervised warm start (18 realistic synthetic distortions of 109 photos, 256 vision "
-                "tokens, subject-free captions); worse than the default on real photos, MODEL.md",
-        model=PACKAGED + "qassess-demo-v2-sft",
-        template="paper",
-        sampling={"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 1024, "seed": None},
-        licence="Apache-2.0, as qassess itself (training photos: see data/photos for their licences)",
-        paper="https://arxiv.org/abs/2512.16484",
-        source={"repo": "qassess", "note": "trained by qassess with the paper's prompts (make model); greedy decoding"},
-    ),
+    _embedded(DEFAULT_ID, "qassess's embedded demo model (5.8M-parameter Qwen2.5-VL trained on synthetic distortions; "
+                          "MODEL.md)", "trained by qassess with the paper's prompts; greedy decoding"),
+    _embedded("qassess-demo-v2-sft", "the v2 build's supervised warm start (18 realistic synthetic distortions of "
+                                     "109 photos, 256 vision tokens, subject-free captions); worse than the default "
+                                     "on real photos, MODEL.md",
+              "trained by qassess with the paper's prompts (make model); greedy decoding"),
     Preset(
         name="qwen2.5-vl-7b",
         summary="Qwen2.5-VL-7B-Instruct, untrained for IQA, with the paper's caption/think/answer prompts",

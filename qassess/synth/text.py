@@ -10,6 +10,7 @@ the caption/think/answer completion the supervised warm start learns.
 from __future__ import annotations
 
 import random
+import re
 
 STRENGTH = {1: ("slight", "faint", "mild"), 2: ("mild", "light", "some"), 3: ("noticeable", "moderate", "clear"),
             4: ("strong", "heavy", "marked"), 5: ("severe", "extreme", "very heavy")}
@@ -138,8 +139,6 @@ def describe(strengths: list[str], steps: list[tuple[str, str, int]], rng: rando
 
 def _article(text: str) -> str:
     """'A' before a vowel sound becomes 'An' (the looks are adjectives chosen at random)."""
-    import re
-
     return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", lambda m: m.group(1) + "n ", text)
 
 
