@@ -84,7 +84,7 @@ def _processor(tokenizer):
 
 
 def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 0, eval_rows: int = 0,
-           **options) -> Path:
+           eval_every: int = 0, **options) -> Path:
     import torch
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
@@ -97,7 +97,7 @@ def vision(model_dir: Path, out: Path, synth_dir: Path, steps: int, seed: int = 
     test = load_rows(synth_dir, "test")
     if eval_rows and len(test) > eval_rows:  # the curves during training: a fixed sample keeps each evaluation short
         test = random.Random(seed).sample(test, eval_rows)
-    config = VisionConfig(steps=steps, seed=seed, eval_every=max(1, steps // 2), **options)
+    config = VisionConfig(steps=steps, seed=seed, eval_every=eval_every or max(1, steps // 2), **options)
     history = pretrain_vision(model, processor.image_processor, load_rows(synth_dir, "train"), test, config,
                               log=lambda m: print(m, flush=True))
     from qassess.io.results import replace_dir
@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop", type=int, default=168, help="vision: crop side in px (a multiple of 28)")
     parser.add_argument("--val", default="", help="vision: a folder of real photos with labels.csv (image, mos), "
                                                   "validation only: its SRCC is logged at every evaluation")
+    parser.add_argument("--eval-every", type=int, default=0, help="vision: evaluate every N steps (0: halfway and at the end)")
+    parser.add_argument("--select", choices=["last", "val"], default="last",
+                        help="vision: the tower to keep: the last step's, or the evaluation's with the best --val SRCC")
     parser.add_argument("--id", default=MODEL_ID, help="package: the model id its rows carry")
     args = parser.parse_args(argv)
     try:
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{args.stage}: -o/--out is required")
         elif args.stage == "vision":
             path = vision(Path(args.model), Path(args.out), Path(args.data), args.steps, args.seed, args.eval_rows,
-                          cue_weight=args.cue_weight, lr=args.lr, crop=args.crop, val=args.val)
+                          args.eval_every, cue_weight=args.cue_weight, lr=args.lr, crop=args.crop, val=args.val,
+                          select=args.select)
         else:
             path = package(Path(args.model), Path(args.out), args.id)
     except UserError as err:

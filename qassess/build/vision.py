@@ -45,6 +45,10 @@ class VisionConfig:
     log_every: int = 25
     eval_every: int = 0  # also evaluate on the held-out rows every N steps (the per-type curves); 0: at the end
     val: str = ""  # a folder of real photos with labels.csv (image, mos): validation SRCC at every evaluation
+    # "val": keep the tower of the evaluation with the best validation SRCC (v2's peaked halfway, then fell
+    # while the synthetic SRCC still rose: MODEL.md); "last": the final step's tower.
+    select: str = "last"
+    flip: bool = True  # mirror half the crops: content seen both ways, the distortions are unchanged
 
 
 def _primary_type(distortions: str) -> int:
@@ -256,6 +260,11 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
                                               (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     cache: dict[str, tuple] = {}
     val_rows = load_validation(cfg.val) if cfg.val else []
+    if cfg.select not in ("last", "val"):
+        raise UserError(f"vision: select must be 'last' or 'val', not {cfg.select!r}")
+    if cfg.select == "val" and not val_rows:
+        raise UserError("vision: select 'val' needs a validation folder (--val)")
+    best: tuple[float, int, dict] | None = None  # (validation SRCC, step, the tower's weights)
     cue_stats = None  # per-cue mean and std from the first batch: the dense targets are standardised
     history = {"steps": [], "evals": []}
     start = time.time()
@@ -268,8 +277,11 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
                 cache[r["path"]] = (im, token_cues(im))
             im, cue = cache[r["path"]]
             x0, y0, x1, y1 = _crop_box(im, cfg.crop, rng)
-            ims.append(im.crop((x0, y0, x1, y1)))
-            cues.append(cue[y0 // 28:y1 // 28, x0 // 28:x1 // 28].reshape(-1, len(CUES)))
+            crop, grid = im.crop((x0, y0, x1, y1)), cue[y0 // 28:y1 // 28, x0 // 28:x1 // 28]
+            if cfg.flip and rng.random() < 0.5:
+                crop, grid = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grid.flip(1)
+            ims.append(crop)
+            cues.append(grid.reshape(-1, len(CUES)))
         if cue_stats is None:
             every = torch.cat(cues)
             cue_stats = (every.mean(0), every.std(0).clamp_min(1e-3))
@@ -295,6 +307,7 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
                       "seconds": round(time.time() - start, 1)}
             if val_rows:
                 result["val_srcc"] = validate(model, processor, head, val_rows)
+                best = _keep_best(best, result["val_srcc"], step + 1, visual)
             history["evals"].append(result)
             log(f"vision held-out at step {step + 1}: {result}")
             visual.train()
@@ -307,6 +320,18 @@ def pretrain_vision(model, processor, train_rows: list[dict], test_rows: list[di
                   "seconds": round(time.time() - start, 1)}
         if val_rows:
             result["val_srcc"] = validate(model, processor, head, val_rows)
+            best = _keep_best(best, result["val_srcc"], cfg.steps, visual)
         history["evals"].append(result)
         log(f"vision held-out: {result}")
+    history["selected_step"] = cfg.steps
+    if cfg.select == "val" and best is not None:
+        visual.load_state_dict(best[2])
+        history["selected_step"] = best[1]
+        log(f"vision: kept the tower of step {best[1]} (validation SRCC {best[0]})")
     return history
+
+
+def _keep_best(best, srcc: float, step: int, visual):
+    if best is None or srcc > best[0]:
+        return srcc, step, {k: v.detach().clone() for k, v in visual.state_dict().items()}
+    return best
