@@ -98,6 +98,11 @@ def _dist_table() -> list[Distortion]:
     ]
 
 
+def families() -> dict[str, str]:
+    """Distortion name -> the family it damages (what a caption should name)."""
+    return {d.name: d.family for d in _dist_table()}
+
+
 DISTORTION_NAMES = ("gaussian_blur", "defocus", "motion_blur", "gaussian_noise", "shot_noise", "sensor_noise", "jpeg",
                     "double_jpeg", "underexposure", "low_light", "overexposure", "contrast_loss", "desaturation",
                     "colour_cast", "chromatic_aberration", "oversharpening", "pixelation", "upscaling")
