@@ -181,3 +181,14 @@ def test_cli_bad_baseline_is_one_line_and_exit_2(tmp_path, case, message):
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {message}"), lines
+
+
+def test_drawing_in_chunks_gives_the_same_resamples(monkeypatch):
+    """Large inputs are resampled a block of resamples at a time; the interval must not depend on it."""
+    from qassess.evaluate.compare import paired
+
+    x = np.arange(9.0)
+    a, b = x + np.random.default_rng(0).normal(0, 2, 9), x + np.random.default_rng(1).normal(0, 4, 9)
+    whole = paired_bootstrap(a, b, x, "srcc", 25, seed=2)
+    monkeypatch.setattr(paired, "_CELLS", 9 * 4)  # 4 resamples per block, the last one short
+    assert paired_bootstrap(a, b, x, "srcc", 25, seed=2) == whole
