@@ -43,6 +43,7 @@ def compare(
     plot_out: Optional[Path] = typer.Option(None, "--plot", metavar="PATH", help="Write a PNG scatter of prediction vs ground truth per group, with the fitted curve.", rich_help_panel="Output"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No tables on the terminal (warnings still go to stderr).", rich_help_panel="Output"),
     more_preds: Optional[List[str]] = typer.Option(None, "--preds", metavar="PATH", help="More prediction files (repeatable), pooled with PREDS, e.g. the shards of one run.", rich_help_panel="Inputs"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", metavar="PATH", help="Predictions of a baseline model (a file, folder or quoted glob): PREDS - baseline of PLCC, SRCC (and caption-only / expected SRCC) on the images both rated, with paired bootstrap 95% intervals (--bootstrap N resamples; 1000 when off).", rich_help_panel="Inputs"),
 ):
     """Agreement of predicted ratings with human scores: PLCC, SRCC, KRCC, RMSE, MAE, and ROUGE-1.
 
@@ -56,6 +57,7 @@ def compare(
       qassess compare preds.csv csiq=csiq.json --lower-better-for csiq
       qassess compare preds.csv gt.csv --bootstrap 1000 --rows rows.csv
       qassess compare 'parts/part*.jsonl' gt.csv          # several prediction files (or --preds FILE ...)
+      qassess compare new.csv gt.csv --baseline old.csv --bootstrap 2000   # is new better, beyond noise?
     Ids match by full path, folder/name, file name or stem (whichever matches most; the notes say which).
     Unmatched, duplicated, failed and non-finite rows are counted, never dropped silently.
     """
@@ -65,12 +67,19 @@ def compare(
     from qassess.engines.merge import expand_inputs
 
     pred_files = expand_inputs([preds, *(more_preds or [])])
+    base_files = None
+    if baseline is not None:
+        try:
+            base_files = expand_inputs([baseline])
+        except UserError as exc:
+            raise UserError(f"--baseline: {exc}") from None
     report = cmp.compare(
         pred_files if len(pred_files) > 1 else pred_files[0], ground_truth or None, refs, id_col=id_col, pred_id_col=pred_id_col, gt_id_col=gt_id_col,
         ref_id_col=ref_id_col, pred_col=pred_col, gt_col=gt_col, group_col=group_col, ref_col=ref_col, fit=fit,
         lower_better=True if lower_better else (lower_better_for or False), failures=failures,
         worst_score=worst_score, duplicates=duplicates, bootstrap=bootstrap, seed=seed, stem=stem,
-        semantic=semantic, semantic_model=semantic_model, semantic_threshold=semantic_threshold)
+        semantic=semantic, semantic_model=semantic_model, semantic_threshold=semantic_threshold,
+        baseline=None if base_files is None else base_files if len(base_files) > 1 else base_files[0])
     err = Console(stderr=True)
     for pred_file in pred_files:
         _say_manifest(pred_file, err)

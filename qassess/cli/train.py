@@ -16,6 +16,7 @@ def train(
     ctx: typer.Context,
     recipe: Path = typer.Argument(..., help="YAML recipe (see recipes/: full, baseline, ablations, tiny-cpu)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar and a line per logging step."),
+    sweep: Optional[Path] = typer.Option(None, "--sweep", metavar="YAML", help="Train the recipe once per run named in this file (run name -> dotted overrides), each into OUTPUT_DIR/<name>, in turn; a rerun skips finished runs and resumes interrupted ones."),
 ):
     """Fine-tune with GRPO (TRL) from a YAML recipe; any recipe key can be overridden on the command line.
 
@@ -25,6 +26,7 @@ def train(
       qassess train recipes/full.yaml --learning_rate 2e-6 --output_dir runs/x
       qassess train recipes/full.yaml --data.scores my.csv --skip-missing --rewards.prediction.threshold 0.3
       accelerate launch --config_file recipes/accelerate/zero3.yaml -m qassess train recipes/full.yaml
+      qassess train recipes/default/grpo.yaml --sweep recipes/sweeps/reasoning-weight.yaml
 
     \b
     Overrides: a bare key is a GRPOConfig field or a unique model/data/lora key;
@@ -32,6 +34,11 @@ def train(
     Output: LoRA adapter + processor (qassess score --model DIR); --merge adds DIR/merged.
     A rerun resumes from the last checkpoint (--resume_from_checkpoint false starts over).
     """
+    if sweep is not None:
+        from qassess.train.sweep import run_sweep
+
+        run_sweep(recipe, ctx.args, sweep, show_progress=progress, say=say)
+        return
     from qassess.train.config import load_recipe
     from qassess.train.trainer import train as run_training
 

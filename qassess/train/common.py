@@ -31,7 +31,8 @@ def callbacks(output_dir: Path, show_progress: bool) -> list:
                 f.write(json.dumps(record) + "\n")
 
     class Progress(TrainerCallback):
-        """A rich progress bar with the latest reward and per-reward means."""
+        """A rich progress bar with the latest reward, per-reward means and the share of groups with no
+        reward spread (no advantage, so nothing learnt from them)."""
 
         def __init__(self):
             self.progress = None
@@ -62,6 +63,8 @@ def callbacks(output_dir: Path, show_progress: bool) -> list:
             parts = [f"reward {logs['reward']:.3f}"]
             parts += [f"{k.split('/')[1]} {v:.3f}" for k, v in logs.items()
                       if k.startswith("rewards/") and k.endswith("/mean") and isinstance(v, (int, float))]
+            if isinstance(logs.get("zero_variance_groups"), (int, float)):  # qassess.train.signal
+                parts.append(f"zero-variance groups {logs['zero_variance_groups']:.0%}")
             self.progress.update(self.task, description=parts[0])
             self.progress.console.print(f"step {state.global_step}: " + ", ".join(parts), highlight=False,
                                         soft_wrap=True)

@@ -400,14 +400,15 @@ def _locate(key: str) -> list[str]:
     raise UserError(f"unknown option --{key}{did_you_mean(key, valid)}")
 
 
-def apply_overrides(raw: dict, pairs: typing.Sequence[tuple[str, str | None]]) -> dict:
-    """A copy of the raw recipe mapping with the overrides set (validation happens in parse_recipe)."""
+def apply_overrides(raw: dict, pairs: typing.Sequence[tuple[str, Any]], typed: bool = False) -> dict:
+    """A copy of the raw recipe mapping with the overrides set (validation happens in parse_recipe).
+    `typed`: the values are already YAML values (a sweep file's), not command-line text."""
     import copy
 
     raw = copy.deepcopy(raw)
     for key, value in pairs:
         path = _locate(key)
-        value = _override_value(value)
+        value = value if typed else _override_value(value)
         if path[0] == "rewards":
             _override_reward(raw, path, value)
             continue

@@ -8,7 +8,8 @@ output directory:
     OUT/adapter_model.safetensors, adapter_config.json   the LoRA adapter (base model path inside)
     OUT/processor files                                    loadable by stock AutoProcessor
     OUT/qassess_train.json                                 the recipe used and the score scaling applied
-    OUT/train_log.jsonl                                    one line per logging step (per-reward means)
+    OUT/train_log.jsonl                                    one line per logging step (per-reward means,
+                                                           zero-variance group shares: qassess.train.signal)
     OUT/merged/                                            the merged full model, with `lora.merge`
 """
 from __future__ import annotations
@@ -69,7 +70,8 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
     dataset = build_dataset(data.examples, template, recipe.data.min_pixels, recipe.data.max_pixels)
 
     from transformers import AutoProcessor
-    from trl import GRPOTrainer
+
+    from qassess.train.signal import grpo_trainer_class
 
     try:
         processor = AutoProcessor.from_pretrained(recipe.model.name_or_path, padding_side="left")
@@ -79,7 +81,7 @@ def prepare(recipe: Recipe, show_progress: bool = True, say: Callable[[str], Non
         raise UserError(f"{recipe.model.name_or_path} has no image processor: is it a vision-language model?")
 
     try:
-        trainer = GRPOTrainer(
+        trainer = grpo_trainer_class()(
             model=recipe.model.name_or_path,
             reward_funcs=rewards,
             args=args,

@@ -146,7 +146,7 @@ def dedupe(frame: pd.DataFrame, policy: str, *, usable: str, mean_cols: Sequence
 
 def join_ground_truth(name: str, gframe: pd.DataFrame, info: dict[str, Any], index: PredIndex, duplicates: str,
                       warnings: list[str]) -> pd.DataFrame:
-    """Matched rows of one ground-truth table: the prediction columns plus `key`, `gt`, `group`,
+    """Matched rows of one ground-truth table: the prediction columns plus `key`, `gt`, `gt_id`, `group`,
     `source`. Fills `info` with how ids matched and what did not."""
     pa, pc = arrow()
     level, gkeys, pos, tried = choose_level(index, gframe["id"])
@@ -173,6 +173,7 @@ def join_ground_truth(name: str, gframe: pd.DataFrame, info: dict[str, Any], ind
     part = kept.iloc[pos[hit]].reset_index(drop=True)
     part["key"] = kept_keys.take(pa.array(pos[hit])).to_pandas()
     part["gt"] = gframe["gt"].to_numpy()[hit]
+    part["gt_id"] = gframe["id"].to_numpy(dtype=object)[hit]  # the image as the ground truth names it (--baseline)
     if "group" in gframe:  # a dataset column in the ground truth wins over one in the predictions
         part["group"] = gframe["group"].to_numpy(dtype=object)[hit]
     elif "group" in part:

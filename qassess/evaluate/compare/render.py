@@ -79,7 +79,19 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[Any]]]]:
         out.append(("Meaning: embedding similarity and quality-attribute agreement with the references",
                     ["group", "n", "similarity", "sent. recall", "attr n", "attr P", "attr R", "contra."],
                     [[label, m["semantic"]["n"], *_meaning(m)] for label, m in with_meaning]))
+    if report.paired and report.paired["groups"]:
+        out.append(("New - baseline on the same images (paired bootstrap)",
+                    ["group", "metric", "n", "new", "baseline", "diff", "95% interval"], _paired_rows(report.paired)))
     return out
+
+
+PAIRED_LABELS = {"plcc": "PLCC", "srcc": "SRCC", "self_check_srcc": "caption SRCC",  # the caption-only rating
+                 "expected_srcc": "expected SRCC"}
+
+
+def _paired_rows(paired: dict[str, Any]) -> list[list[Any]]:
+    return [[label, PAIRED_LABELS[metric], d["n"], d["new"], d["baseline"], d["difference"], _interval(d["ci"])]
+            for label, entry in paired["groups"].items() for metric, d in entry.items()]
 
 
 def _meaning(m: dict[str, Any]) -> list[Any]:
@@ -139,6 +151,15 @@ def notes(report: Report) -> list[str]:
         lines.append(f"ROUGE-1 references: {ref['source']} ({ref['text']}), {ref['with_reference']} predictions "
                      f"with a reference (matched by {ref['match_by']}); lower-cased, "
                      f"{'Porter stemming' if s['rouge'] and s['rouge']['stem'] else 'no stemming'}.")
+    paired = report.paired
+    if paired:
+        undefined = sum(d["undefined_resamples"] for e in paired["groups"].values() for d in e.values())
+        lines.append(f"new - baseline: {paired['new']} against {paired['baseline']}, on the {paired['rows_paired']} images "
+                     f"rated by both files (new "
+                     f"{paired['rows_new']}, baseline {paired['rows_baseline']}), the same {paired['n_resamples']} "
+                     f"resamples of them for both (seed {paired['seed']}); PLCC on {paired['plcc_on']}; caption: "
+                     "the caption-only (self-check) rating"
+                     + (f"; {undefined} resamples with an undefined correlation left out" if undefined else "") + ".")
     if s.get("semantic"):
         model = report.inputs.get("semantic_model", {}).get("name", "?")
         lines.append(f"similarity: cosine of {model} embeddings; sentence recall: share of reference sentences "
@@ -156,7 +177,7 @@ def render_table(report: Report, console: Any) -> None:
     for title, heads, rows in sections(report):
         table = RichTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
         for h in heads:
-            table.add_column(h, justify="left" if h == "group" else "right")
+            table.add_column(h, justify="left" if h in ("group", "metric") else "right")
         for row in rows:
             style = "bold" if row[0] in ("average", "pooled") else None
             table.add_row(*(_fmt(v, 3) for v in row), style=style)

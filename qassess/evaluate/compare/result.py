@@ -24,11 +24,14 @@ class Report:
     warnings: list[str]
     rows: pd.DataFrame | None = field(default=None, repr=False)
     fits: dict[str, metrics.Fit | None] = field(default_factory=dict, repr=False)
+    paired: dict[str, Any] | None = None  # new - baseline on the same images (compare --baseline)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"overall": self.overall, "groups": self.groups}
         if self.average is not None:
             out["average"] = self.average
+        if self.paired is not None:
+            out["paired"] = self.paired
         out.update(settings=self.settings, inputs=self.inputs, warnings=self.warnings)
         return jsonable(out)
 

@@ -27,7 +27,7 @@ def compare(preds: Source | list[Source], ground_truth: GroundTruth = None, refs
             lower_better: bool | Iterable[str] = False, failures: str = "exclude", worst_score: float = 1.0,
             duplicates: str = "first", bootstrap: int = 0, seed: int = 0, stem: bool = False,
             min_rows: int = 3, semantic: bool = False, semantic_model: str | None = None,
-            semantic_threshold: float | None = None) -> Report:
+            semantic_threshold: float | None = None, baseline: Source | list[Source] | None = None) -> Report:
     """Compare predictions (one source, or a list pooled into one) with ground truth (one or several
     named files) and optional references.
 
@@ -35,6 +35,8 @@ def compare(preds: Source | list[Source], ground_truth: GroundTruth = None, refs
     `min_rows` usable rows in a group, failures under `failures="error"`, duplicates under
     `duplicates="error"`, a fit name that does not exist. `semantic` adds the embedding similarity and
     the quality-attribute agreement of `qassess.evaluate.compare.meaning` beside ROUGE-1 (needs `refs`).
+    `baseline` (predictions of another model) adds `paired`: new - baseline on the images both rated, with
+    paired bootstrap intervals from `bootstrap` resamples (1000 when 0), see `compare.paired`.
     """
     fit = _check_options(fit, failures, duplicates, bootstrap)
     if semantic and refs is None:
@@ -89,8 +91,31 @@ def compare(preds: Source | list[Source], ground_truth: GroundTruth = None, refs
         from qassess.evaluate.compare.meaning import settings as meaning_settings
 
         settings["semantic"] = meaning_settings(semantic_threshold)
-    return Report(overall=overall, groups=groups, average=average, settings=settings, inputs=inputs,
-                  warnings=warnings, rows=per_row, fits=fits)
+    report = Report(overall=overall, groups=groups, average=average, settings=settings, inputs=inputs,
+                    warnings=warnings, rows=per_row, fits=fits)
+    if baseline is not None:
+        _add_baseline(report, baseline, ground_truth, bootstrap=bootstrap, seed=seed, min_rows=min_rows,
+                      options=dict(id_col=id_col, pred_id_col=pred_id_col, gt_id_col=gt_id_col, pred_col=pred_col,
+                                   gt_col=gt_col, group_col=group_col, fit=fit, lower_better=lower_better,
+                                   failures=failures, worst_score=worst_score, duplicates=duplicates))
+    return report
+
+
+def _add_baseline(report: Report, baseline: Source | list[Source], ground_truth: GroundTruth, *, bootstrap: int,
+                  seed: int, min_rows: int, options: dict[str, Any]) -> None:
+    """The baseline joined to the same ground truth under the same options, then paired with the report."""
+    from qassess.evaluate.compare.paired import paired_report
+
+    if not ground_truth_sources(ground_truth):
+        raise UserError("--baseline compares ratings with ground truth: give a ground-truth file")
+    try:
+        base = compare(baseline, ground_truth, min_rows=min_rows, seed=seed, **options)
+    except UserError as exc:
+        raise UserError(f"--baseline: {exc}") from None
+    source = base.inputs["predictions"]["source"]
+    report.warnings.extend(f"baseline: {w}" for w in base.warnings)
+    report.inputs["baseline"] = base.inputs["predictions"]
+    report.paired = paired_report(report, base, n=bootstrap or 1000, seed=seed, baseline_source=source)
 
 
 def _pooled_predictions(preds: Source | list[Source]) -> Source:
