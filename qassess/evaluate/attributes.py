@@ -26,155 +26,13 @@ words for and can be fooled by irony or unusual phrasing; the per-row output sho
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from qassess.evaluate.attribute_agreement import Agreement, Mention, agreement
+from qassess.evaluate.attribute_lexicon import (
+    ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
+    LIST_JOINERS, MAX_LEN, NEGATORS, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, WISHES, tokens)
 
-from qassess.evaluate.wordnet_cues import CUES as WORDNET
-
-GOOD, BAD = "good", "bad"
-
-
-@dataclass(frozen=True)
-class Attribute:
-    about: str
-    good: tuple[str, ...] = ()
-    bad: tuple[str, ...] = ()
-    neutral: tuple[str, ...] = ()
-
-
-ATTRIBUTES: dict[str, Attribute] = {
-    "sharpness": Attribute(
-        "focus, blur, fine detail",
-        good=("sharp", "sharper", "sharply", "crisp", "crisply", "in focus", "in sharp focus", "well focused",
-              "sharp focus", "clear focus", "good focus", "fine detail", "fine details", "detailed", "crisp textures"),
-        bad=("blur", "blurs", "blurry", "blurred", "blurring", "blurriness", "out of focus", "unfocused",
-             "defocused", "unsharp", "soft focus", "motion blur", "camera shake", "shaken", "shaky", "smear",
-             "smears", "smeared", "smudged"),
-        neutral=("sharpness", "focus", "focused", "detail", "details", "definition", "clarity")),
-    "noise": Attribute(
-        "noise and grain",
-        good=("noise free", "noiseless", "clean"),
-        bad=("noise", "noisy", "grain", "grainy", "graininess", "speckle", "speckles", "speckled",
-             "sensor noise")),
-    "exposure": Attribute(
-        "exposure, brightness, lighting",
-        good=("well exposed", "properly exposed", "well lit", "good lighting", "even lighting", "bright",
-              "brighter", "brightly lit"),
-        bad=("dark", "darker", "darkness", "dim", "dimly", "dimly lit", "underexposed", "underexposure",
-             "overexposed", "overexposure", "blown", "blown out", "blown highlights", "dazzling", "glare",
-             "harsh light", "harsh lighting", "in shadow", "into shadow", "whitish", "washed out", "washes out"),
-        neutral=("exposure", "exposed", "lighting", "lit", "brightness", "illumination")),
-    "color": Attribute(
-        "colour, saturation, colour casts",
-        good=("vivid", "vividly", "vibrant", "colorful", "rich colors", "natural colors", "pleasing colors"),
-        bad=("color cast", "cast", "pale", "faded", "fading", "desaturated", "desaturation", "dull colors",
-             "drab", "washed out colors", "washes the colors out", "false colors", "unnatural colors",
-             "hue shift", "color shift", "oversaturated", "loss of saturation"),
-        neutral=("color", "colors", "colored", "saturation", "hue", "hues", "tone", "tones", "tint")),
-    "contrast": Attribute(
-        "contrast, haze, flatness",
-        bad=("hazy", "haze", "flat", "flattens", "dull", "low contrast"),
-        neutral=("contrast", "contrasts", "tonal range", "dynamic range", "light and dark")),
-    "compression": Attribute(
-        "compression artefacts",
-        bad=("compression", "compressed", "jpeg", "artifact", "artifacts", "blocky", "blocking", "blocks",
-             "ringing", "banding", "macroblocking")),
-    "resolution": Attribute(
-        "resolution, pixelation",
-        good=("high resolution", "high res"),
-        bad=("pixelation", "pixelated", "pixellated", "pixels", "pixel", "low resolution", "down sampling",
-             "downsampling", "jaggies", "jagged"),
-        neutral=("resolution",)),
-    "composition": Attribute(
-        "framing, balance, angle",
-        good=("well composed", "well balanced", "balanced", "centered", "nicely framed", "well framed"),
-        bad=("tilted", "crooked", "slanted", "unbalanced", "imbalance", "cluttered", "clutter", "distracting",
-             "cut off", "off center", "off to the left", "off to the right", "awkward angle"),
-        neutral=("composition", "composed", "framing", "framed", "balance", "angle", "layout", "crop",
-                 "proportions")),
-    "subject_clarity": Attribute(
-        "whether the subject can be made out",
-        good=("clear", "clearly", "clearer", "clearly visible", "easy to understand", "easy to see",
-              "recognizable", "stands out", "made out", "be seen", "visible", "legible", "readable"),
-        bad=("unclear", "indistinct", "hard to see", "hard to tell", "hard to understand", "difficult to understand",
-             "difficult to see", "hard to read", "obscured", "invisible", "illegible", "confusing")),
-}
-
-PREDICATIVE_ONLY = {"clear", "visible"}  # cue only when not followed by a noun
-_PREDICATE_NEXT = {None, ".", ",", ";", ":", "!", "?", "and", "or", "but", "enough", "overall"}
-
-GOOD_WORDS = frozenset("good great nice nicely fine excellent beautiful beautifully pleasing vivid rich natural strong "
-                       "well clear clearly effective proper properly correct correctly interesting balanced reasonable "
-                       "even accurate high pleasant lovely attractive appealing solid sharp".split())
-BAD_WORDS = frozenset("poor poorly bad weak low lacking unstable unsatisfactory wrong off harsh unnatural insufficient "
-                      "excessive reduced reduction strange awkward uneven inaccurate distracting "
-                      "unpleasant mediocre terrible dull pale faded drab muted washed".split())
-GOOD_WORDS |= frozenset(w for w in WORDNET["evaluative"][GOOD] if " " not in w) - BAD_WORDS
-BAD_WORDS |= frozenset(w for w in WORDNET["evaluative"][BAD] if " " not in w) - GOOD_WORDS
-# Degree of a fault, an ordered scale: "slight noise" and "heavy noise" agree on polarity, not on degree.
-# ABSENT words make a fault good, like a negation ("minimal noise", "negligible blur").
-DEGREES: dict[str, int] = {
-    **dict.fromkeys("slight slightly mild mildly minor faint faintly somewhat little bit".split(), 1),
-    **dict.fromkeys("moderate moderately noticeable noticeably some certain fair".split(), 2),
-    **dict.fromkeys("heavy heavily severe severely strong strongly significant significantly considerable "
-                    "considerably marked substantial substantially major serious seriously obvious pronounced "
-                    "intense extreme extremely excessive excessively very too overly".split(), 3)}
-ABSENT = frozenset("minimal negligible".split())
-DEGREE_GAP = 2  # levels apart (1 slight .. 3 heavy) that make a disagreement of degree
-# Negators, and verbs that take a quality away ("softens the fine detail", "hides the shadows").
-NEGATORS = frozenset("no not never without nor none neither lacks lack lacking loss lost absence free hardly barely "
-                     "softens soften hides hide obscures loses lose spoils reduces drains masks".split())
-INTENSIFIERS = frozenset("too overly excessively".split())
-WISHES = frozenset("could should would needs need needed".split())
-BREAKS = frozenset(". ; : ! ? but although though however while whereas except even".split())
-LIST_JOINERS = frozenset(", or and nor any visible obvious enough to".split())
-CLAUSE_BREAKS = BREAKS | {",", "and", "or", "with"}
-
-_FOLD = ((r"colour", "color"), (r"artefact", "artifact"), (r"centre", "center"), (r"recognis", "recogniz"),
-         (r"greyish", "grayish"), (r"n't\b", " not"), (r"\bcannot\b", "can not"))
-_TOKEN = re.compile(r"[a-z]+|[.,;:!?]")
-
-
-def _phrases() -> dict[tuple[str, ...], tuple[str, str | None]]:
-    """Cue phrase -> (attribute, polarity): the hand-made list first (it wins), then WordNet's words."""
-    out: dict[tuple[str, ...], tuple[str, str | None]] = {}
-    for name, attr in ATTRIBUTES.items():
-        for words, pol in ((attr.good, GOOD), (attr.bad, BAD), (attr.neutral, None)):
-            for w in words:
-                out.setdefault(tuple(w.split()), (name, pol))
-    for name, sides in WORDNET.items():
-        if name in ATTRIBUTES:
-            for pol in (GOOD, BAD):
-                for w in sides[pol]:
-                    out.setdefault(tuple(w.split()), (name, pol))
-    for key, (name, pol) in list(out.items()):  # "fuzzy" -> "fuzzily", "distinct" -> "distinctly"
-        if len(key) == 1 and pol and len(key[0]) > 3 and not key[0].endswith("ly"):
-            w = key[0]
-            adverb = w[:-1] + "ily" if w.endswith("y") else w[:-2] + "ly" if w.endswith("le") else w + "ly"
-            out.setdefault((adverb,), (name, pol))
-    return out
-
-
-PHRASES = _phrases()
-_MAX_LEN = max(len(k) for k in PHRASES)
-
-
-@dataclass(frozen=True)
-class Mention:
-    """One cue found in a text: its attribute, polarity (None: no verdict) and the reason."""
-
-    attribute: str
-    polarity: str | None
-    phrase: str
-    why: str
-    degree: int | None = None  # of a fault: 1 slight .. 3 heavy (DEGREES), None when unstated
-
-
-def tokens(text: str | None) -> list[str]:
-    text = (text or "").lower().replace("\u2019", "'").replace("-", " ")
-    for pattern, repl in _FOLD:
-        text = re.sub(pattern, repl, text)
-    return _TOKEN.findall(text)
+__all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention", "agreement",
+           "compare_texts", "graded", "human_graded", "human_verdicts", "mentions", "tokens", "verdicts"]
 
 
 def _flip(p: str | None) -> str | None:
@@ -237,7 +95,7 @@ def mentions(text: str | None) -> list[Mention]:
     i = 0
     last_end, last_negated = -10, False
     while i < len(toks):
-        for n in range(min(_MAX_LEN, len(toks) - i), 0, -1):
+        for n in range(min(MAX_LEN, len(toks) - i), 0, -1):
             key = tuple(toks[i:i + n])
             if key in PHRASES:
                 break
@@ -247,7 +105,7 @@ def mentions(text: str | None) -> list[Mention]:
         name, pol = PHRASES[key]
         end = i + n
         nxt = toks[end] if end < len(toks) else None
-        if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in _PREDICATE_NEXT) or i in consumed:
+        if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in PREDICATE_NEXT) or i in consumed:
             i += 1
             continue
         if n == 1 and key[0] in PREDICATIVE_ONLY and i > 0 and toks[i - 1].endswith("ly") and (toks[i - 1],) in PHRASES:
@@ -326,70 +184,6 @@ def human_graded(text: str | None = None, good: str | None = None, bad: str | No
 def human_verdicts(text: str | None = None, good: str | None = None, bad: str | None = None) -> dict[str, str]:
     """The human side: from the good_aspect / bad_aspect split when either is given, else from `text`."""
     return human_graded(text, good, bad)[0]
-
-
-@dataclass
-class Agreement:
-    """How a model's verdicts compare with the human's, on the attributes the human judged."""
-
-    matched: list[str] = field(default_factory=list)
-    contradicted: list[str] = field(default_factory=list)
-    degree_off: list[str] = field(default_factory=list)  # both say bad, DEGREE_GAP or more levels apart
-    missed: list[str] = field(default_factory=list)  # judged by the human, not by the model
-    extra: list[str] = field(default_factory=list)  # judged by the model only (not counted as wrong)
-    human: dict[str, str] = field(default_factory=dict)
-    model: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def precision(self) -> float | None:
-        """Of the model's verdicts on attributes the human judged, the share that agree (in degree too)."""
-        n = len(self.matched) + len(self.contradicted) + len(self.degree_off)
-        return len(self.matched) / n if n else None
-
-    @property
-    def judged(self) -> int:
-        """Attributes the human judged (the denominator of recall and score)."""
-        return len(self.matched) + len(self.contradicted) + len(self.degree_off) + len(self.missed)
-
-    @property
-    def recall(self) -> float | None:
-        """Of the human's verdicts, the share the model restates with the same polarity and degree."""
-        return len(self.matched) / self.judged if self.judged else None
-
-    @property
-    def score(self) -> float | None:
-        """(matched - contradicted) / human verdicts, in [-1, 1]: recall with contradictions paying (a
-        disagreement of degree earns nothing and costs nothing)."""
-        return (len(self.matched) - len(self.contradicted)) / self.judged if self.judged else None
-
-    def detail(self) -> str:
-        """One readable line: human and model verdicts, and which disagree."""
-        def show(d: dict[str, str]) -> str:
-            return ",".join(f"{a}={v}" for a, v in sorted(d.items())) or "-"
-        return (f"human {show(self.human)} | model {show(self.model)}"
-                + (f" | contradicted {','.join(self.contradicted)}" if self.contradicted else "")
-                + (f" | degree off {','.join(self.degree_off)}" if self.degree_off else ""))
-
-
-def agreement(human: dict[str, str], model: dict[str, str], human_degrees: dict[str, int] | None = None,
-              model_degrees: dict[str, int] | None = None) -> Agreement:
-    """Compare verdicts; "mixed" on either side is neither a match nor a contradiction. Two "bad"
-    verdicts whose stated degrees are DEGREE_GAP or more apart ("slight" vs "severe") disagree in degree."""
-    hd, md = human_degrees or {}, model_degrees or {}
-    h = {a: v for a, v in human.items() if v in (GOOD, BAD)}
-    m = {a: v for a, v in model.items() if v in (GOOD, BAD)}
-    out = Agreement(human=dict(human), model=dict(model))
-    for a, v in sorted(h.items()):
-        if a not in m:
-            out.missed.append(a)
-        elif m[a] == v and a in hd and a in md and abs(hd[a] - md[a]) >= DEGREE_GAP:
-            out.degree_off.append(a)
-        elif m[a] == v:
-            out.matched.append(a)
-        else:
-            out.contradicted.append(a)
-    out.extra = sorted(a for a in m if a not in h)
-    return out
 
 
 def compare_texts(generated: str | None, reference: str | None = None, good: str | None = None,
