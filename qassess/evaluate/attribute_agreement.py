@@ -2,6 +2,13 @@
 
 Apart from the reading rules (qassess/evaluate/attributes.py) because the comparison is a policy of
 its own: which disagreements count, and how repeated mentions of one attribute are weighed.
+
+Mention by mention (`compare_mentions`), not by a vote per attribute: a note that calls the image
+sharp twice and a text that keeps one of those and turns the other into "blurry" disagree, although a
+count of good and bad mentions would say "mixed" or even "good". Each of the human's mentions is
+paired with the model's mention of the same attribute whose surroundings are most alike (the words of
+its sentence, its nearest neighbours, where in the sentence it sits: a one-word flip keeps all three,
+a paraphrase most of them); an attribute is contradicted when any pair has opposite polarities.
 """
 from __future__ import annotations
 
@@ -18,6 +25,22 @@ class Mention:
     phrase: str
     why: str
     degree: int | None = None  # of a fault: 1 slight .. 3 heavy (DEGREES), None when unstated
+    place: Place | None = field(default=None, compare=False)  # where it sits, to pair it across texts
+
+
+@dataclass(frozen=True)
+class Place:
+    """A mention's surroundings: the content words of its sentence (cue and evaluative words left out,
+    as a flip or a synonym changes them), the words right beside it, its relative position there."""
+
+    words: frozenset[str]
+    near: frozenset[str]
+    where: float
+
+    def likeness(self, other: Place) -> float:
+        def share(a: frozenset[str], b: frozenset[str]) -> float:
+            return len(a & b) / len(a | b) if a or b else 0.0
+        return share(self.words, other.words) + 0.5 * share(self.near, other.near) - 0.1 * abs(self.where - other.where)
 
 
 @dataclass
@@ -83,3 +106,57 @@ def agreement(human: dict[str, str], model: dict[str, str], human_degrees: dict[
     out.extra = sorted(a for a in m if a not in h)
     return out
 
+
+
+FALLBACKS = ("lenient", "majority", "strict")
+FALLBACK = "lenient"  # chosen on the dev split (docs/attributes.md)
+
+
+def _pair(h: Mention, candidates: list[Mention], fallback: str) -> Mention | None:
+    """The model mention that restates `h`: the likeliest by place; when no candidate shares anything
+    with it (different sentences altogether), by `fallback`: lenient takes one of the same polarity if
+    any, strict one of the opposite, majority the polarity most of the candidates have."""
+    if h.place is not None and all(c.place is not None for c in candidates):
+        scored = [(h.place.likeness(c.place), c) for c in candidates]  # type: ignore[arg-type]
+        best = max(s for s, _ in scored)
+        if best > 0:
+            return next(c for s, c in scored if s == best)
+    same = [c for c in candidates if c.polarity == h.polarity]
+    other = [c for c in candidates if c.polarity != h.polarity]
+    if fallback == "strict":
+        return (other or same)[0]
+    if fallback == "majority":
+        return same[0] if len(same) >= len(other) else other[0]
+    return (same or other)[0]
+
+
+def compare_mentions(human: list[Mention], model: list[Mention], fallback: str = FALLBACK) -> Agreement:
+    """Agreement per attribute the human judged, from its mentions: contradicted when any of them is
+    restated with the opposite polarity, off in degree when a fault is restated DEGREE_GAP or more
+    levels apart, matched otherwise, missed when the model does not judge the attribute at all."""
+    out = Agreement(human=_tally(human), model=_tally(model))
+    judged = sorted({m.attribute for m in human if m.polarity in (GOOD, BAD)})
+    for a in judged:
+        candidates = [m for m in model if m.attribute == a and m.polarity in (GOOD, BAD)]
+        if not candidates:
+            out.missed.append(a)
+            continue
+        pairs = [(h, _pair(h, candidates, fallback)) for h in human if h.attribute == a and h.polarity in (GOOD, BAD)]
+        if any(m.polarity != h.polarity for h, m in pairs):
+            out.contradicted.append(a)
+        elif any(h.degree is not None and m.degree is not None and abs(h.degree - m.degree) >= DEGREE_GAP
+                 for h, m in pairs):
+            out.degree_off.append(a)
+        else:
+            out.matched.append(a)
+    out.extra = sorted({m.attribute for m in model if m.polarity in (GOOD, BAD)} - set(judged))
+    return out
+
+
+def _tally(found: list[Mention]) -> dict[str, str]:
+    """{attribute: good | bad | mixed} by a count of mentions, for the readable line only."""
+    counts: dict[str, list[int]] = {}
+    for m in found:
+        if m.polarity in (GOOD, BAD):
+            counts.setdefault(m.attribute, [0, 0])[m.polarity == BAD] += 1
+    return {a: GOOD if g > b else BAD if b > g else "mixed" for a, (g, b) in counts.items()}

@@ -26,13 +26,22 @@ words for and can be fooled by irony or unusual phrasing; the per-row output sho
 """
 from __future__ import annotations
 
-from qassess.evaluate.attribute_agreement import Agreement, Mention, agreement
+from dataclasses import replace
+
+from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, agreement, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
     LIST_JOINERS, MAX_LEN, NEGATORS, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, WISHES, tokens)
 
 __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention", "agreement",
-           "compare_texts", "graded", "human_graded", "human_verdicts", "mentions", "tokens", "verdicts"]
+           "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
+           "mentions", "tokens", "verdicts"]
+
+SENTENCE_ENDS = frozenset(". ; : ! ?".split())
+# Words that say nothing about what a mention is about (left out of its Place).
+STOP = frozenset("the and are was were been being this that these those its for with from into onto than then "
+                 "there here has have had does did can will also very quite overall image picture photo shot "
+                 "looks look appears appear seems seem".split())
 
 
 def _flip(p: str | None) -> str | None:
@@ -84,6 +93,25 @@ def _degree(toks: list[str], start: int, end: int) -> tuple[int | None, bool]:
             if t in DEGREES:
                 return DEGREES[t], False
     return None, False
+
+
+def _place(toks: list[str], start: int, end: int) -> Place:
+    """The surroundings of the cue at [start, end) within its sentence (see Place)."""
+    s0 = start
+    while s0 > 0 and toks[s0 - 1] not in SENTENCE_ENDS:
+        s0 -= 1
+    s1 = end
+    while s1 < len(toks) and toks[s1] not in SENTENCE_ENDS:
+        s1 += 1
+
+    def plain(t: str) -> bool:  # a word a flip or a synonym would not change
+        return t.isalpha() and (t,) not in PHRASES and t not in GOOD_WORDS and t not in BAD_WORDS \
+            and t not in DEGREES and t not in NEGATORS
+
+    words = frozenset(t[:-1] if t.endswith("s") and len(t) > 3 else t
+                      for t in toks[s0:start] + toks[end:s1] if len(t) > 2 and t not in STOP and plain(t))
+    near = frozenset(t for t in toks[max(s0, start - 2):start] + toks[end:min(s1, end + 2)] if plain(t))
+    return Place(words, near, (start - s0) / max(1, s1 - s0))
 
 
 def mentions(text: str | None) -> list[Mention]:
@@ -141,7 +169,7 @@ def mentions(text: str | None) -> list[Mention]:
         elif degree is not None:
             why += f"; degree {degree}"
         at[i] = len(found)
-        found.append(Mention(name, pol, phrase, why, degree))
+        found.append(Mention(name, pol, phrase, why, degree, _place(toks, i, end)))
         last_end, last_negated = end, negated
         i = end
     return [m for m in found if m is not None]
@@ -186,8 +214,17 @@ def human_verdicts(text: str | None = None, good: str | None = None, bad: str | 
     return human_graded(text, good, bad)[0]
 
 
+def human_mentions(text: str | None = None, good: str | None = None, bad: str | None = None) -> list[Mention]:
+    """The human's mentions with their verdicts: a cue without polarity of its own takes that of the
+    good_aspect / bad_aspect field it is in; without the split, only explicit polarities count."""
+    if not (good or "").strip() and not (bad or "").strip():
+        return [m for m in mentions(text) if m.polarity]
+    return [m if m.polarity else replace(m, polarity=default)
+            for part, default in ((good, GOOD), (bad, BAD)) for m in mentions(part)]
+
+
 def compare_texts(generated: str | None, reference: str | None = None, good: str | None = None,
-                  bad: str | None = None) -> Agreement:
-    """Agreement of one generated text with one human note (text, or its good/bad aspects)."""
-    (human, human_degrees), (model, model_degrees) = human_graded(reference, good, bad), graded(generated)
-    return agreement(human, model, human_degrees, model_degrees)
+                  bad: str | None = None, fallback: str = FALLBACK) -> Agreement:
+    """Agreement of one generated text with one human note (text, or its good/bad aspects), mention by
+    mention (attribute_agreement.compare_mentions)."""
+    return compare_mentions(human_mentions(reference, good, bad), mentions(generated), fallback)
