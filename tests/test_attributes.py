@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("A gloomy, unlit hall.", {"exposure": "bad"}),
     ("The colours are washed-out.", {"color": "bad"}),
     ("Dull colours.", {"color": "bad"}),  # the neutral cue takes "dull": no contrast verdict as well
-    ("The leaf is captured distinctly.", {"sharpness": "good"}),  # adverb of a cue adjective
+    ("The leaf is rendered fuzzily.", {"sharpness": "bad"}),  # adverb of a (WordNet) cue adjective
     ("Minimal noise.", {"noise": "good"}),  # absent, like a negation
     ("There is barely any blur.", {"sharpness": "good"}),
     ("A little noise in the sky.", {"noise": "bad"}),
@@ -53,3 +53,52 @@ def test_the_wordnet_reader_on_a_tiny_database(tmp_path):
     same, opposite = build.expand(synsets, "00000001")
     assert same == {"crisp", "sharp", "razor sharp"} and opposite == {"blurry"}
     assert build.expand(synsets, "00000003")[1] == {"blurry"}  # a satellite's antonym is its head's
+
+
+# ------------------------------------------------------------------- mention by mention, visibility
+
+
+def test_one_flip_among_repeated_mentions_is_a_contradiction():
+    """Two sharpness mentions, one flipped: a vote per attribute says "mixed" (no verdict), the
+    mention-by-mention pairing finds the flipped one in the same place."""
+    good = "The image looks sharp and there is no blurring."
+    flipped = attributes.compare_texts("The image looks blurry and there is no blurring.", good=good)
+    assert flipped.contradicted == ["sharpness"] and flipped.score == -1
+    kept = attributes.compare_texts("The picture seems crisp and there isn't any blurring.", good=good)
+    assert kept.matched == ["sharpness"] and kept.score == 1
+    # a vote would call the human "mixed" here; each of its mentions is checked instead
+    mixed = dict(good="The bird is sharp.", bad="The background is blurry.")
+    assert attributes.compare_texts("The bird is sharp and the background is blurry.", **mixed).matched == ["sharpness"]
+    assert attributes.compare_texts("The bird is sharp and the background is sharp.", **mixed).contradicted == \
+        ["sharpness"]
+
+
+def test_mentions_pair_by_their_surroundings():
+    human = attributes.human_mentions(good="The sky is clean.", bad="The shadows are noisy.")
+    model = attributes.mentions("The shadows are clean, and the sky is noisy.")
+    a = attributes.compare_mentions(human, model)
+    assert a.contradicted == ["noise"]  # both polarities present, but each in the other's place
+    assert attributes.compare_mentions(human, attributes.mentions("The sky is clean, the shadows noisy.")).matched == \
+        ["noise"]
+    # nothing shared: the fallback decides, lenient by default (strict would contradict)
+    far = attributes.mentions("Clean. Noisy.")
+    assert attributes.compare_mentions(human, far).matched == ["noise"]
+    assert attributes.compare_mentions(human, far, "strict").contradicted == ["noise"]
+
+
+@pytest.mark.parametrize("text", ["The text is clearly visible.", "The text is distinctly visible.",
+                                  "The text is discernible.", "The text is legible.", "The text is distinct."])
+def test_visibility_phrases_are_one_attribute(text):
+    assert attributes.verdicts(text) == {"subject_clarity": "good"}
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The sign is murkily visible.", {"subject_clarity": "bad"}),  # the adverb's verdict, not "visible"'s
+    ("The outline is vague.", {"subject_clarity": "bad"}),  # hand-made wins over WordNet's sharpness
+    ("It is unclear what the subject is.", {"subject_clarity": "bad"}),
+    ("It is clear what the subject is.", {"subject_clarity": "good"}),  # "clear what": predicative
+    ("A distinct expression on a clear day.", {}),  # attributive: no verdict
+    ("The hues are distinctly discernible.", {"color": "good"}),  # said of a neutral cue: its verdict
+])
+def test_visibility_rules(text, want):
+    assert attributes.verdicts(text) == want

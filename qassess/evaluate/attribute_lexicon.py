@@ -72,16 +72,30 @@ ATTRIBUTES: dict[str, Attribute] = {
              "cut off", "off center", "off to the left", "off to the right", "awkward angle"),
         neutral=("composition", "composed", "framing", "framed", "balance", "angle", "layout", "crop",
                  "proportions")),
+    # One attribute for every "can it be made out" phrase: "clearly visible", "distinctly visible",
+    # "discernible", "legible" are paraphrases of each other, and split over two attributes (WordNet puts
+    # "distinct" and "vague" under sharpness) a paraphrase read as a verdict on another attribute.
     "subject_clarity": Attribute(
-        "whether the subject can be made out",
+        "whether things can be made out: clear, distinct, visible, legible",
         good=("clear", "clearly", "clearer", "clearly visible", "easy to understand", "easy to see",
-              "recognizable", "stands out", "made out", "be seen", "visible", "legible", "readable"),
-        bad=("unclear", "indistinct", "hard to see", "hard to tell", "hard to understand", "difficult to understand",
-             "difficult to see", "hard to read", "obscured", "invisible", "illegible", "confusing")),
+              "recognizable", "stands out", "made out", "be seen", "visible", "legible", "readable",
+              "distinct", "distinctly", "discernible", "discernibly", "easy to make out", "easily seen",
+              "easy to read", "easy to recognize", "identifiable", "well defined", "plainly"),
+        bad=("unclear", "indistinct", "indistinctly", "hard to see", "hard to tell", "hard to understand",
+             "difficult to understand", "difficult to see", "hard to read", "difficult to read", "obscured",
+             "invisible", "illegible", "unreadable", "confusing", "vague", "vaguely", "murky", "murkily",
+             "indiscernible", "hard to make out", "difficult to make out", "hard to discern", "difficult to discern",
+             "hard to identify", "difficult to identify", "hard to recognize", "difficult to recognize",
+             "unrecognizable", "obscure", "ambiguous")),
 }
 
-PREDICATIVE_ONLY = {"clear", "visible"}  # cue only when not followed by a noun
-PREDICATE_NEXT = {None, ".", ",", ";", ":", "!", "?", "and", "or", "but", "enough", "overall"}
+PREDICATIVE_ONLY = {"clear", "visible", "distinct"}  # cue only when not followed by a noun ("a clear sky")
+PREDICATE_NEXT = {None, ".", ",", ";", ":", "!", "?", "and", "or", "but", "enough", "overall", "what", "how",
+                  "why", "where", "who", "whether", "which", "that", "to", "at", "in", "from", "even", "because",
+                  "when", "while", "against", "throughout", "despite"}
+# Words that make a thing visible or not; after an adverb of the same kind ("distinctly visible",
+# "clearly discernible") they are one phrase, the adverb's.
+VISIBLE_WORDS = frozenset("visible discernible legible readable recognizable seen".split())
 
 GOOD_WORDS = frozenset("good great nice nicely fine excellent beautiful beautifully pleasing vivid rich natural strong "
                        "well clear clearly effective proper properly correct correctly interesting balanced reasonable "
@@ -91,6 +105,9 @@ BAD_WORDS = frozenset("poor poorly bad weak low lacking unstable unsatisfactory 
                       "unpleasant mediocre terrible dull pale faded drab muted washed".split())
 GOOD_WORDS |= frozenset(w for w in WORDNET["evaluative"][GOOD] if " " not in w) - BAD_WORDS
 BAD_WORDS |= frozenset(w for w in WORDNET["evaluative"][BAD] if " " not in w) - GOOD_WORDS
+# A visibility word also judges the neutral cue it is said of: "the colours are distinctly visible".
+GOOD_WORDS |= frozenset(w for w in ATTRIBUTES["subject_clarity"].good if " " not in w)
+BAD_WORDS |= frozenset(w for w in ATTRIBUTES["subject_clarity"].bad if " " not in w)
 # Degree of a fault, an ordered scale: "slight noise" and "heavy noise" agree on polarity, not on degree.
 # ABSENT words make a fault good, like a negation ("minimal noise", "negligible blur").
 DEGREES: dict[str, int] = {

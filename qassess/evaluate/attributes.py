@@ -31,7 +31,7 @@ from dataclasses import replace
 from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, agreement, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
-    LIST_JOINERS, MAX_LEN, NEGATORS, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, WISHES, tokens)
+    LIST_JOINERS, MAX_LEN, NEGATORS, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, VISIBLE_WORDS, WISHES, tokens)
 
 __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention", "agreement",
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
@@ -136,7 +136,8 @@ def mentions(text: str | None) -> list[Mention]:
         if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in PREDICATE_NEXT) or i in consumed:
             i += 1
             continue
-        if n == 1 and key[0] in PREDICATIVE_ONLY and i > 0 and toks[i - 1].endswith("ly") and (toks[i - 1],) in PHRASES:
+        if n == 1 and key[0] in VISIBLE_WORDS | PREDICATIVE_ONLY and i > 0 and toks[i - 1].endswith("ly") \
+                and ((toks[i - 1],) in PHRASES or toks[i - 1] in GOOD_WORDS or toks[i - 1] in BAD_WORDS):
             i += 1  # "distinctly visible", "murkily visible": the adverb carries the verdict
             continue
         phrase, why = " ".join(key), "lexicon"
