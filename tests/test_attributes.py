@@ -102,3 +102,21 @@ def test_visibility_phrases_are_one_attribute(text):
 ])
 def test_visibility_rules(text, want):
     assert attributes.verdicts(text) == want
+
+
+def test_pairing_is_one_to_one():
+    """Both human mentions are most like the model's "blurry"; pairing one to one makes the other
+    read the model's "clear" focus, which contradicts "lacks clear focus"."""
+    a = attributes.compare_texts("The focus is clear and blurry.", bad="The image is blurry and lacks clear focus.")
+    assert a.contradicted == ["sharpness"]
+    assert attributes.compare_texts("The focus is unclear and blurry.", bad="The image is blurry and lacks clear focus."
+                                    ).matched == ["sharpness"]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The picture lacks distinct focus.", {"sharpness": "bad"}),  # negated once, through "distinct"
+    ("The focus is not correct blurry", {"sharpness": "bad"}),  # "not" was "correct"'s, not "blurry"'s
+    ("The focus is not sharp.", {"sharpness": "bad"}),
+])
+def test_a_negator_taken_by_an_evaluative_word_stops_there(text, want):
+    assert attributes.verdicts(text) == want

@@ -130,6 +130,24 @@ def _pair(h: Mention, candidates: list[Mention], fallback: str) -> Mention | Non
     return (same or other)[0]
 
 
+def _pairs(hs: list[Mention], candidates: list[Mention], fallback: str) -> list[tuple[Mention, Mention]]:
+    """Each human mention with the model mention that restates it, one to one while both sides last
+    (the most alike pairs first): two human mentions may not both claim the model's one agreeing
+    mention and leave its flipped one unread. Left-over human mentions pair as `_pair` says."""
+    scored = sorted(((h.place.likeness(c.place), i, k) for i, h in enumerate(hs) for k, c in enumerate(candidates)
+                     if h.place is not None and c.place is not None), key=lambda t: (-t[0], t[1], t[2]))
+    chosen: dict[int, Mention] = {}
+    taken: set[int] = set()
+    for likeness, i, k in scored:
+        if likeness <= 0:
+            break
+        if i not in chosen and k not in taken:
+            chosen[i] = candidates[k]
+            taken.add(k)
+    rest = [c for k, c in enumerate(candidates) if k not in taken] or candidates
+    return [(h, chosen[i] if i in chosen else _pair(h, rest, fallback)) for i, h in enumerate(hs)]
+
+
 def compare_mentions(human: list[Mention], model: list[Mention], fallback: str = FALLBACK) -> Agreement:
     """Agreement per attribute the human judged, from its mentions: contradicted when any of them is
     restated with the opposite polarity, off in degree when a fault is restated DEGREE_GAP or more
@@ -141,7 +159,7 @@ def compare_mentions(human: list[Mention], model: list[Mention], fallback: str =
         if not candidates:
             out.missed.append(a)
             continue
-        pairs = [(h, _pair(h, candidates, fallback)) for h in human if h.attribute == a and h.polarity in (GOOD, BAD)]
+        pairs = _pairs([h for h in human if h.attribute == a and h.polarity in (GOOD, BAD)], candidates, fallback)
         if any(m.polarity != h.polarity for h, m in pairs):
             out.contradicted.append(a)
         elif any(h.degree is not None and m.degree is not None and abs(h.degree - m.degree) >= DEGREE_GAP

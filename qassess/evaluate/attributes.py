@@ -150,9 +150,10 @@ def mentions(text: str | None) -> list[Mention]:
         window = toks[max(0, i - 3):i]
         negated = False
         if any(t in NEGATORS for t in window) and not any(t in BREAKS for t in window[-2:]):
-            # the negator must reach this cue: no other cue between them
+            # the negator must reach this cue: no other cue between them, nor an evaluative word that
+            # took it already ("lacks distinct focus", "the focus is not correct, blurry")
             k = max(j for j in range(max(0, i - 3), i) if toks[j] in NEGATORS)
-            negated = k >= last_end
+            negated = k >= last_end and not any(j in consumed for j in range(k + 1, i))
         if not negated and last_negated and i > last_end and all(t in LIST_JOINERS for t in toks[last_end:i]):
             negated = True  # "no blur, noise or compression"
         if nxt == "free" or (nxt == "is" and end + 1 < len(toks) and toks[end + 1] == "free"):
