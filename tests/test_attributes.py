@@ -120,3 +120,44 @@ def test_pairing_is_one_to_one():
 ])
 def test_a_negator_taken_by_an_evaluative_word_stops_there(text, want):
     assert attributes.verdicts(text) == want
+
+
+# ----------------------------------------------------------------------------------- degree scale
+
+
+@pytest.mark.parametrize("text, degree", [
+    ("Slight noise.", 1), ("Mild noise.", 1), ("A bit of noise.", 1), ("A little noise.", 1),
+    ("Moderate noise.", 2), ("Noticeable noise.", 2),
+    ("Considerable noise.", 3), ("Significant noise.", 3),
+    ("Heavy noise.", 4), ("Severe noise.", 4), ("The image is too dark.", 4),
+    ("Extreme noise.", 5),
+    ("The image is a bit too dark.", 1),  # "too" scales "a bit": slight
+    ("A slight lack of focus.", 1),  # a negated neutral cue is a fault with a degree too
+    ("The image is not very sharp.", None),  # "not very": no degree
+])
+def test_degree_words_are_an_ordered_scale(text, degree):
+    found = [m for m in attributes.mentions(text) if m.polarity == "bad"]
+    assert len(found) == 1 and found[0].degree == degree
+
+
+@pytest.mark.parametrize("model, human, outcome", [
+    ("Slight noise.", "Heavy noise.", "degree_off"),  # 1 vs 4
+    ("Moderate noise.", "Severe noise.", "degree_off"),  # 2 vs 4
+    ("Considerable noise.", "Slight noise.", "degree_off"),  # 3 vs 1
+    ("Considerable noise.", "Heavy noise.", "matched"),  # 3 vs 4: near words stay near
+    ("Mild noise.", "Moderate noise.", "matched"),
+    ("Negligible noise.", "Severe noise.", "contradicted"),  # absent: the fault is denied
+    ("Minimal noise.", "Noticeable noise.", "contradicted"),
+])
+def test_degrees_compare_on_the_paired_mention(model, human, outcome):
+    a = attributes.compare_texts(model, bad=human)
+    assert getattr(a, outcome) == ["noise"]
+
+
+def test_a_degree_is_read_per_mention_not_per_attribute():
+    """A heavy fault elsewhere in the text does not hide the one restated at another degree."""
+    bad = "The sky shows slight noise. The shadows show heavy noise."
+    assert attributes.compare_texts("The sky shows slight noise. The shadows show heavy noise.", bad=bad).matched == \
+        ["noise"]
+    assert attributes.compare_texts("The sky shows heavy noise. The shadows show heavy noise.", bad=bad).degree_off == \
+        ["noise"]

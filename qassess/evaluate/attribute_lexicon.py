@@ -67,9 +67,11 @@ ATTRIBUTES: dict[str, Attribute] = {
         neutral=("resolution",)),
     "composition": Attribute(
         "framing, balance, angle",
-        good=("well composed", "well balanced", "balanced", "centered", "nicely framed", "well framed"),
+        good=("well composed", "well balanced", "balanced", "centered", "nicely framed", "well framed", "harmonious"),
         bad=("tilted", "crooked", "slanted", "unbalanced", "imbalance", "cluttered", "clutter", "distracting",
-             "cut off", "off center", "off to the left", "off to the right", "awkward angle"),
+             "cut off", "off center", "off to the left", "off to the right", "awkward angle", "askew", "lopsided",
+             "out of balance", "off balance", "shifted to the left", "shifted to the right", "more to the left",
+             "more to the right", "off to one side", "cropped"),
         neutral=("composition", "composed", "framing", "framed", "balance", "angle", "layout", "crop",
                  "proportions")),
     # One attribute for every "can it be made out" phrase: "clearly visible", "distinctly visible",
@@ -109,15 +111,23 @@ BAD_WORDS |= frozenset(w for w in WORDNET["evaluative"][BAD] if " " not in w) - 
 GOOD_WORDS |= frozenset(w for w in ATTRIBUTES["subject_clarity"].good if " " not in w)
 BAD_WORDS |= frozenset(w for w in ATTRIBUTES["subject_clarity"].bad if " " not in w)
 # Degree of a fault, an ordered scale: "slight noise" and "heavy noise" agree on polarity, not on degree.
-# ABSENT words make a fault good, like a negation ("minimal noise", "negligible blur").
+# Five levels so that near words stay near ("heavy" ~ "considerable", "slight" ~ "moderate") and the
+# ends stay apart; ABSENT words make a fault good, like a negation ("minimal noise", "negligible blur").
 DEGREES: dict[str, int] = {
-    **dict.fromkeys("slight slightly mild mildly minor faint faintly somewhat little bit".split(), 1),
-    **dict.fromkeys("moderate moderately noticeable noticeably some certain fair".split(), 2),
-    **dict.fromkeys("heavy heavily severe severely strong strongly significant significantly considerable "
-                    "considerably marked substantial substantially major serious seriously obvious pronounced "
-                    "intense extreme extremely excessive excessively very too overly".split(), 3)}
-ABSENT = frozenset("minimal negligible".split())
-DEGREE_GAP = 2  # levels apart (1 slight .. 3 heavy) that make a disagreement of degree
+    **dict.fromkeys("slight slightly mild mildly minor faint faintly somewhat little bit touch marginal marginally "
+                    "subtle subtly light lightly".split(), 1),
+    **dict.fromkeys("moderate moderately noticeable noticeably some certain fair medium partly partially "
+                    "visible".split(), 2),
+    **dict.fromkeys("considerable considerably significant significantly marked markedly substantial substantially "
+                    "obvious obviously pronounced evident apparent clearly quite".split(), 3),
+    **dict.fromkeys("heavy heavily severe severely strong strongly major serious seriously intense intensely high "
+                    "highly very too overly excessive excessively much lots great greatly".split(), 4),
+    **dict.fromkeys("extreme extremely massive enormous overwhelming total totally complete completely utterly "
+                    "entirely terribly".split(), 5)}
+# Words that only scale the degree word before them: "a bit too dark" is slight, not "too".
+SCALERS = frozenset("too very overly so quite".split())
+ABSENT = frozenset("minimal minimally negligible negligibly".split())
+DEGREE_GAP = 2  # levels apart (1 slight .. 5 extreme) that make a disagreement of degree
 # Negators, and verbs that take a quality away ("softens the fine detail", "hides the shadows").
 NEGATORS = frozenset("no not never without nor none neither lacks lack lacking loss lost absence free hardly barely "
                      "softens soften hides hide obscures loses lose spoils reduces drains masks".split())

@@ -31,7 +31,7 @@ from dataclasses import replace
 from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, agreement, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
-    LIST_JOINERS, MAX_LEN, NEGATORS, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, VISIBLE_WORDS, WISHES, tokens)
+    LIST_JOINERS, MAX_LEN, NEGATORS, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, VISIBLE_WORDS, WISHES, tokens)
 
 __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention", "agreement",
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
@@ -72,17 +72,26 @@ def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str, i
 
 def _degree(toks: list[str], start: int, end: int) -> tuple[int | None, bool]:
     """The degree word qualifying the cue at [start, end) (up to three words before it, or "is/are X"
-    after it, within the clause), and whether it says the fault is absent ("minimal", "barely any")."""
+    after it, within the clause), and whether it says the fault is absent ("minimal", "barely any").
+    A scaler ("too", "very") gives way to a degree word before it ("a bit too dark": slight); a degree
+    word right after "not" says nothing ("not very sharp")."""
+    found: int | None = None
     for j in range(start - 1, max(-1, start - 4), -1):
         t = toks[j]
-        if t in CLAUSE_BREAKS:
+        if t in CLAUSE_BREAKS or t in ("not", "no", "never", "without"):
             break
         if t in ABSENT or (t == "any" and j > 0 and toks[j - 1] in ("barely", "hardly")):
             return None, True
         if t == "little" and (j == 0 or toks[j - 1] != "a"):
             return None, True  # "little noise" (a little noise: slight)
         if t in DEGREES:
-            return DEGREES[t], False
+            if j > 0 and toks[j - 1] in ("not", "no"):
+                return None, False
+            found = DEGREES[t]
+            if t not in SCALERS:
+                return found, False
+    if found is not None:
+        return found, False
     after = toks[end:end + 4]
     if after[:1] and after[0] in ("is", "are", "was", "were", "looks", "appears", "seems"):
         for t in after[1:]:
@@ -165,7 +174,7 @@ def mentions(text: str | None) -> list[Mention]:
             pol, why = BAD, why + "; 'too'"
         elif pol == GOOD and any(t in WISHES for t in toks[max(0, i - 4):i]):
             pol, why = BAD, why + "; a wish"
-        degree, absent = _degree(toks, i, end) if pol == BAD and not negated else (None, False)
+        degree, absent = _degree(toks, i, end) if pol == BAD else (None, False)  # "a slight lack of focus"
         if absent:
             pol, why = GOOD, why + "; absent"
         elif degree is not None:
