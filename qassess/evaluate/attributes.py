@@ -37,6 +37,7 @@ __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", 
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
            "mentions", "tokens", "verdicts"]
 
+COPULAS = frozenset("is are was were looks look appears appear seems seem remains remain".split())
 SENTENCE_ENDS = frozenset(". ; : ! ?".split())
 # Words that say nothing about what a mention is about (left out of its Place).
 STOP = frozenset("the and are was were been being this that these those its for with from into onto than then "
@@ -49,24 +50,28 @@ def _flip(p: str | None) -> str | None:
 
 
 def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str, int | None]:
-    """Polarity for a neutral cue at [start, end): the nearest evaluative word in its clause (and where)."""
-    for dist in range(1, 5):
-        for j in (start - dist, end - 1 + dist):
-            if j < 0 or j >= len(toks):
-                continue
-            between = toks[j + 1:start] if j < start else toks[end:j]
-            if any(t in CLAUSE_BREAKS for t in between) or toks[j] in CLAUSE_BREAKS:
-                continue
-            word = toks[j]
-            pol = GOOD if word in GOOD_WORDS else BAD if word in BAD_WORDS else None
-            if pol is None:
-                continue
-            before = toks[max(0, j - 2):j]
-            if any(t in NEGATORS for t in before):
-                return _flip(pol), f"'{word}' negated", j
-            if pol == GOOD and any(t in INTENSIFIERS for t in before):
-                return BAD, f"'{word}' intensified", j
-            return pol, f"'{word}'", j
+    """Polarity for a neutral cue at [start, end): the nearest evaluative word in its clause (and where);
+    after "is/are/looks ..." the predicate first ("the hue is distinctly visible"), as a word on the
+    left may belong to the previous sentence when the punctuation is missing."""
+    order = [j for dist in range(1, 5) for j in (start - dist, end - 1 + dist)]
+    if end < len(toks) and toks[end] in COPULAS:
+        order = [end - 1 + dist for dist in range(1, 5)] + [start - dist for dist in range(1, 5)]
+    for j in order:
+        if j < 0 or j >= len(toks):
+            continue
+        between = toks[j + 1:start] if j < start else toks[end:j]
+        if any(t in CLAUSE_BREAKS for t in between) or toks[j] in CLAUSE_BREAKS:
+            continue
+        word = toks[j]
+        pol = GOOD if word in GOOD_WORDS else BAD if word in BAD_WORDS else None
+        if pol is None:
+            continue
+        before = toks[max(0, j - 2):j]
+        if any(t in NEGATORS for t in before):
+            return _flip(pol), f"'{word}' negated", j
+        if pol == GOOD and any(t in INTENSIFIERS for t in before):
+            return BAD, f"'{word}' intensified", j
+        return pol, f"'{word}'", j
     return None, "no evaluative word", None
 
 
@@ -230,8 +235,12 @@ def human_mentions(text: str | None = None, good: str | None = None, bad: str | 
     good_aspect / bad_aspect field it is in; without the split, only explicit polarities count."""
     if not (good or "").strip() and not (bad or "").strip():
         return [m for m in mentions(text) if m.polarity]
-    return [m if m.polarity else replace(m, polarity=default)
-            for part, default in ((good, GOOD), (bad, BAD)) for m in mentions(part)]
+    found = [(m, default) for part, default in ((good, GOOD), (bad, BAD)) for m in mentions(part)]
+    # a field's polarity only stands in for a verdict the note does not state: "the focus is on the
+    # tree" in good_aspect is no claim of sharpness beside a "blurry" the note also says
+    explicit = {m.attribute for m, _ in found if m.polarity}
+    return [m if m.polarity else replace(m, polarity=default) for m, default in found
+            if m.polarity or m.attribute not in explicit]
 
 
 def compare_texts(generated: str | None, reference: str | None = None, good: str | None = None,
