@@ -161,3 +161,37 @@ def test_a_degree_is_read_per_mention_not_per_attribute():
         ["noise"]
     assert attributes.compare_texts("The sky shows heavy noise. The shadows show heavy noise.", bad=bad).degree_off == \
         ["noise"]
+
+
+# ------------------------------------------------------------------------- opposite faults, fields
+
+
+@pytest.mark.parametrize("model, human, outcome", [
+    ("The image is too bright.", "The image is too dark.", "contradicted"),  # both bad, opposite faults
+    ("The image is overexposed.", "The image is underexposed.", "contradicted"),
+    ("The image could be brighter.", "The image is too dark.", "matched"),  # a wish for light: too dark
+    ("The image is not bright.", "The image is dim.", "matched"),
+    ("The colours are too vivid.", "The colours are oversaturated.", "matched"),
+    ("The colours are faded.", "The colours are oversaturated.", "contradicted"),
+    ("There is a colour cast.", "The colours are faded.", "matched"),  # a cast has no side
+    ("The lighting is poor.", "The image is too bright.", "matched"),  # a neutral cue has no side
+])
+def test_two_sided_faults(model, human, outcome):
+    attribute = "color" if "colo" in human else "exposure"
+    assert getattr(attributes.compare_texts(model, bad=human), outcome) == [attribute]
+
+
+def test_a_fields_polarity_only_fills_in_for_an_unstated_verdict():
+    """"The focus is on the tree" in good_aspect says sharpness good only if the note says nothing else
+    of sharpness; beside "blurry" it would make a faithful restatement look like a contradiction."""
+    note = dict(good="The focus is on the Christmas tree.", bad="The image is blurry.")
+    assert [m.polarity for m in attributes.human_mentions(**note)] == ["bad"]
+    assert attributes.compare_texts("The picture is fuzzy.", **note).matched == ["sharpness"]
+    assert [m.polarity for m in attributes.human_mentions(good="The focus is on the tree.")] == ["good"]
+
+
+def test_a_copula_sends_a_neutral_cue_to_its_predicate():
+    # the data's missing full stops: "... no people discernible The hue is ..." (the left word is not the hue's)
+    assert attributes.verdicts("There are no people discernible The hue is distinctly visible") == \
+        {"subject_clarity": "bad", "color": "good"}
+    assert attributes.verdicts("Good contrast.") == {"contrast": "good"}

@@ -26,6 +26,7 @@ class Mention:
     why: str
     degree: int | None = None  # of a fault: 1 slight .. 3 heavy (DEGREES), None when unstated
     place: Place | None = field(default=None, compare=False)  # where it sits, to pair it across texts
+    side: str | None = None  # of a two-sided fault (lexicon OVER): "over" (too bright) or "under" (too dark)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _pairs(hs: list[Mention], candidates: list[Mention], fallback: str) -> list[
 
 def compare_mentions(human: list[Mention], model: list[Mention], fallback: str = FALLBACK) -> Agreement:
     """Agreement per attribute the human judged, from its mentions: contradicted when any of them is
-    restated with the opposite polarity, off in degree when a fault is restated DEGREE_GAP or more
+    restated with the opposite polarity or as the opposite fault ("too bright" for "too dark"), off in degree when a fault is restated DEGREE_GAP or more
     levels apart, matched otherwise, missed when the model does not judge the attribute at all."""
     out = Agreement(human=_tally(human), model=_tally(model))
     judged = sorted({m.attribute for m in human if m.polarity in (GOOD, BAD)})
@@ -160,7 +161,7 @@ def compare_mentions(human: list[Mention], model: list[Mention], fallback: str =
             out.missed.append(a)
             continue
         pairs = _pairs([h for h in human if h.attribute == a and h.polarity in (GOOD, BAD)], candidates, fallback)
-        if any(m.polarity != h.polarity for h, m in pairs):
+        if any(m.polarity != h.polarity or (h.side and m.side and h.side != m.side) for h, m in pairs):
             out.contradicted.append(a)
         elif any(h.degree is not None and m.degree is not None and abs(h.degree - m.degree) >= DEGREE_GAP
                  for h, m in pairs):

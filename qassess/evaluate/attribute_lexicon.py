@@ -53,7 +53,7 @@ ATTRIBUTES: dict[str, Attribute] = {
         neutral=("color", "colors", "colored", "saturation", "hue", "hues", "tone", "tones", "tint")),
     "contrast": Attribute(
         "contrast, haze, flatness",
-        bad=("hazy", "haze", "flat", "flattens", "dull", "low contrast"),
+        bad=("hazy", "haze", "flat", "flattens", "low contrast"),  # "dull" is WordNet's colour word
         neutral=("contrast", "contrasts", "tonal range", "dynamic range", "light and dark")),
     "compression": Attribute(
         "compression artefacts",
@@ -95,6 +95,13 @@ PREDICATIVE_ONLY = {"clear", "visible", "distinct"}  # cue only when not followe
 PREDICATE_NEXT = {None, ".", ",", ";", ":", "!", "?", "and", "or", "but", "enough", "overall", "what", "how",
                   "why", "where", "who", "whether", "which", "that", "to", "at", "in", "from", "even", "because",
                   "when", "while", "against", "throughout", "despite"}
+# Faults with two opposite sides: "too dark" and "too bright" are both bad exposure and contradict each
+# other; so do "washed-out" and "oversaturated" colour. A bad cue of these attributes is on the "under"
+# side unless listed in OVER (or a good cue made bad by "too"); SIDELESS cues are faults of no side.
+OVER = {"exposure": frozenset(("overexposed", "overexposure", "blown", "blown out", "blown highlights", "dazzling",
+                               "glare", "whitish", "washed out", "washes out", "harsh light", "harsh lighting")),
+        "color": frozenset(("oversaturated", "oversaturation", "garish", "gaudy", "lurid"))}
+SIDELESS = frozenset(("color cast", "cast", "hue shift", "color shift", "false colors", "unnatural colors", "tint"))
 # Words that make a thing visible or not; after an adverb of the same kind ("distinctly visible",
 # "clearly discernible") they are one phrase, the adverb's.
 VISIBLE_WORDS = frozenset("visible discernible legible readable recognizable seen".split())

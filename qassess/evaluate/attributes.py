@@ -31,7 +31,7 @@ from dataclasses import replace
 from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, agreement, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
-    LIST_JOINERS, MAX_LEN, NEGATORS, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, VISIBLE_WORDS, WISHES, tokens)
+    LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, SIDELESS, VISIBLE_WORDS, WISHES, tokens)
 
 __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention", "agreement",
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
@@ -155,8 +155,11 @@ def mentions(text: str | None) -> list[Mention]:
             i += 1  # "distinctly visible", "murkily visible": the adverb carries the verdict
             continue
         phrase, why = " ".join(key), "lexicon"
+        source = key if pol is not None else None  # the cue whose fault side this is (see OVER)
         if pol is None:
             pol, why, j = _evaluate(toks, i, end)
+            if j is not None and PHRASES.get((toks[j],), (None, None))[0] == name:
+                source = (toks[j],)  # "the colours are faded": the side of "faded"
             if j is not None:
                 consumed.add(j)  # "dull colours": a colour verdict, not also a contrast one
                 if j in at and found[at[j]] is not None and found[at[j]].attribute != name:
@@ -172,11 +175,16 @@ def mentions(text: str | None) -> list[Mention]:
             negated = True  # "no blur, noise or compression"
         if nxt == "free" or (nxt == "is" and end + 1 < len(toks) and toks[end + 1] == "free"):
             negated = True
+        side = None if name not in OVER or source is None or " ".join(source) in SIDELESS or PHRASES[source][1] is None \
+            else "over" if " ".join(source) in OVER[name] else "under"  # "the lighting is poor": no side
+        if side and why.endswith("intensified"):
+            side = "over"  # "the colours are too vivid"
         if negated:
             pol = _flip(pol) if pol else BAD
             why += "; negated"
         elif pol != BAD and any(t in INTENSIFIERS for t in toks[max(0, i - 3):i]):
             pol, why = BAD, why + "; 'too'"
+            side = "over" if side else None  # "too bright", "too vivid"
         elif pol == GOOD and any(t in WISHES for t in toks[max(0, i - 4):i]):
             pol, why = BAD, why + "; a wish"
         degree, absent = _degree(toks, i, end) if pol == BAD else (None, False)  # "a slight lack of focus"
@@ -185,7 +193,7 @@ def mentions(text: str | None) -> list[Mention]:
         elif degree is not None:
             why += f"; degree {degree}"
         at[i] = len(found)
-        found.append(Mention(name, pol, phrase, why, degree, _place(toks, i, end)))
+        found.append(Mention(name, pol, phrase, why, degree, _place(toks, i, end), side if pol == BAD else None))
         last_end, last_negated = end, negated
         i = end
     return [m for m in found if m is not None]
