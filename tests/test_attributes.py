@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("Minimal noise.", {"noise": "good"}),  # absent, like a negation
     ("There is barely any blur.", {"sharpness": "good"}),
     ("A little noise in the sky.", {"noise": "bad"}),
-    ("The overall look is unpleasant and the contrast is pleasing.", {"contrast": "good"}),
+    ("The overall look is unpleasant and the contrast is pleasing.", {"appeal": "bad", "contrast": "good"}),
 ])
 def test_wordnet_cues_and_rules(text, want):
     assert attributes.verdicts(text) == want
@@ -195,3 +195,14 @@ def test_a_copula_sends_a_neutral_cue_to_its_predicate():
     assert attributes.verdicts("There are no people discernible The hue is distinctly visible") == \
         {"subject_clarity": "bad", "color": "good"}
     assert attributes.verdicts("Good contrast.") == {"contrast": "good"}
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The photo is taken beautifully.", {"appeal": "good"}),
+    ("The image is plain and boring.", {"appeal": "bad"}),
+    ("The colours are beautiful.", {"color": "good"}),  # said of a neutral cue: that cue's verdict only
+    ("The scene is not interesting.", {"appeal": "bad"}),
+    ("The ratio is good.", {"composition": "good"}),
+])
+def test_appeal_is_an_attribute_of_its_own(text, want):
+    assert attributes.verdicts(text) == want

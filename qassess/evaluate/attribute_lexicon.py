@@ -73,7 +73,15 @@ ATTRIBUTES: dict[str, Attribute] = {
              "out of balance", "off balance", "shifted to the left", "shifted to the right", "more to the left",
              "more to the right", "off to one side", "cropped"),
         neutral=("composition", "composed", "framing", "framed", "balance", "angle", "layout", "crop",
-                 "proportions")),
+                 "proportions", "ratio")),
+    # The notes judge the look as a whole too ("beautiful", "boring"); said of a neutral cue these words
+    # are that cue's verdict instead ("beautiful colours": colour), as any evaluative word is.
+    "appeal": Attribute(
+        "aesthetic appeal of the picture as a whole",
+        good=("beautiful", "beautifully", "lovely", "interesting", "engaging", "attractive", "appealing", "striking",
+              "impressive", "pleasing", "pleasant", "charming", "stunning", "captivating", "eye catching"),
+        bad=("boring", "ordinary", "uninteresting", "unappealing", "unattractive", "ugly", "unpleasant", "plain",
+             "bland", "lifeless", "mundane", "unremarkable", "dreary")),
     # One attribute for every "can it be made out" phrase: "clearly visible", "distinctly visible",
     # "discernible", "legible" are paraphrases of each other, and split over two attributes (WordNet puts
     # "distinct" and "vague" under sharpness) a paraphrase read as a verdict on another attribute.
@@ -82,7 +90,7 @@ ATTRIBUTES: dict[str, Attribute] = {
         good=("clear", "clearly", "clearer", "clearly visible", "easy to understand", "easy to see",
               "recognizable", "stands out", "made out", "be seen", "visible", "legible", "readable",
               "distinct", "distinctly", "discernible", "discernibly", "easy to make out", "easily seen",
-              "easy to read", "easy to recognize", "identifiable", "well defined", "plainly"),
+              "easy to read", "easy to recognize", "easily understandable", "understandable", "identifiable", "well defined", "plainly"),
         bad=("unclear", "indistinct", "indistinctly", "hard to see", "hard to tell", "hard to understand",
              "difficult to understand", "difficult to see", "hard to read", "difficult to read", "obscured",
              "invisible", "illegible", "unreadable", "confusing", "vague", "vaguely", "murky", "murkily",
