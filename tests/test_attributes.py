@@ -206,3 +206,11 @@ def test_a_copula_sends_a_neutral_cue_to_its_predicate():
 ])
 def test_appeal_is_an_attribute_of_its_own(text, want):
     assert attributes.verdicts(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("It is wobbling.", {"sharpness": "bad"}), ("There is no wavering.", {"sharpness": "good"}),
+    ("The camera is steady.", {"sharpness": "good"}),
+])
+def test_camera_shake_words(text, want):
+    assert attributes.verdicts(text) == want

@@ -26,10 +26,10 @@ ATTRIBUTES: dict[str, Attribute] = {
     "sharpness": Attribute(
         "focus, blur, fine detail",
         good=("sharp", "sharper", "sharply", "crisp", "crisply", "in focus", "in sharp focus", "well focused",
-              "sharp focus", "clear focus", "good focus", "fine detail", "fine details", "detailed", "crisp textures"),
+              "steady", "stable", "sharp focus", "clear focus", "good focus", "fine detail", "fine details", "detailed", "crisp textures"),
         bad=("blur", "blurs", "blurry", "blurred", "blurring", "blurriness", "out of focus", "unfocused",
-             "defocused", "unsharp", "soft focus", "motion blur", "camera shake", "shaken", "shaky", "smear",
-             "smears", "smeared", "smudged"),
+             "defocused", "unsharp", "soft focus", "motion blur", "camera shake", "shaken", "shaky", "shake",
+             "wobbling", "wobbly", "wavering", "jittery", "smear", "smears", "smeared", "smudged"),
         neutral=("sharpness", "focus", "focused", "detail", "details", "definition", "clarity")),
     "noise": Attribute(
         "noise and grain",
