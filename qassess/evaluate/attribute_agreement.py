@@ -151,8 +151,9 @@ def _pairs(hs: list[Mention], candidates: list[Mention], fallback: str) -> list[
 
 def compare_mentions(human: list[Mention], model: list[Mention], fallback: str = FALLBACK) -> Agreement:
     """Agreement per attribute the human judged, from its mentions: contradicted when any of them is
-    restated with the opposite polarity or as the opposite fault ("too bright" for "too dark"), off in degree when a fault is restated DEGREE_GAP or more
-    levels apart, matched otherwise, missed when the model does not judge the attribute at all."""
+    restated with the opposite polarity or as the opposite fault ("too bright" for "too dark"), off in
+    degree when a fault is restated DEGREE_GAP or more levels apart, matched otherwise, missed when the
+    model does not judge the attribute at all."""
     out = Agreement(human=_tally(human), model=_tally(model))
     judged = sorted({m.attribute for m in human if m.polarity in (GOOD, BAD)})
     for a in judged:

@@ -31,7 +31,8 @@ from dataclasses import replace
 from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, agreement, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
-    LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, SIDELESS, VISIBLE_WORDS, WISHES, tokens)
+    LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, SIDELESS, VISIBLE_WORDS,
+    WISHES, tokens)
 
 __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention", "agreement",
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
@@ -175,8 +176,9 @@ def mentions(text: str | None) -> list[Mention]:
             negated = True  # "no blur, noise or compression"
         if nxt == "free" or (nxt == "is" and end + 1 < len(toks) and toks[end + 1] == "free"):
             negated = True
-        side = None if name not in OVER or source is None or " ".join(source) in SIDELESS or PHRASES[source][1] is None \
-            else "over" if " ".join(source) in OVER[name] else "under"  # "the lighting is poor": no side
+        said = " ".join(source) if source else ""
+        side = None if name not in OVER or source is None or said in SIDELESS or PHRASES[source][1] is None \
+            else "over" if said in OVER[name] else "under"  # "the lighting is poor": no side
         if side and why.endswith("intensified"):
             side = "over"  # "the colours are too vivid"
         if negated:
