@@ -87,28 +87,6 @@ class Agreement:
                 + (f" | degree off {','.join(self.degree_off)}" if self.degree_off else ""))
 
 
-def agreement(human: dict[str, str], model: dict[str, str], human_degrees: dict[str, int] | None = None,
-              model_degrees: dict[str, int] | None = None) -> Agreement:
-    """Compare verdicts; "mixed" on either side is neither a match nor a contradiction. Two "bad"
-    verdicts whose stated degrees are DEGREE_GAP or more apart ("slight" vs "severe") disagree in degree."""
-    hd, md = human_degrees or {}, model_degrees or {}
-    h = {a: v for a, v in human.items() if v in (GOOD, BAD)}
-    m = {a: v for a, v in model.items() if v in (GOOD, BAD)}
-    out = Agreement(human=dict(human), model=dict(model))
-    for a, v in sorted(h.items()):
-        if a not in m:
-            out.missed.append(a)
-        elif m[a] == v and a in hd and a in md and abs(hd[a] - md[a]) >= DEGREE_GAP:
-            out.degree_off.append(a)
-        elif m[a] == v:
-            out.matched.append(a)
-        else:
-            out.contradicted.append(a)
-    out.extra = sorted(a for a in m if a not in h)
-    return out
-
-
-
 FALLBACKS = ("lenient", "majority", "strict")
 FALLBACK = "lenient"  # chosen on the dev split (docs/attributes.md)
 

@@ -12,29 +12,41 @@ lexicon plus rules, so every verdict can be traced to the words that made it (`m
     words after them, and the cues listed right after it ("no blur, noise or compression"); "noise-free"
     likewise; a negated neutral cue is bad ("loss of contrast", "lacks focus");
   * "too" / "overly" before a good cue makes it bad ("too bright"); so does a wish ("could be sharper");
-  * "clear", "visible" count only when predicated ("the subject is clear", not "a clear sky", "visible
-    blocks");
+  * "clear", "visible", "distinct" count only when predicated ("the subject is clear", "it is clear what
+    ...", not "a clear sky", "visible blocks");
+  * every "can it be made out" phrase is one attribute (subject_clarity: clearly/distinctly visible,
+    discernible, legible, vague, murky), as paraphrases swap them freely; "X-ly visible" is the
+    adverb's verdict, and a visibility word said of a neutral cue is that cue's ("the colours are
+    distinctly visible");
   * beside the hand-made cues, WordNet's (qassess/evaluate/wordnet_cues.py, generated) and the adverb of
     every one-word cue ("fuzzily"); the hand-made list wins where both name a word;
-  * a fault's degree on an ordered scale (DEGREES: "slight" 1 .. "severe" 3): two "bad" verdicts
-    DEGREE_GAP apart disagree in degree; "minimal noise", "barely any blur" say the fault is absent.
+  * a fault's degree on an ordered scale of five (DEGREES: "slight" 1, "moderate" 2, "considerable" 3,
+    "heavy" 4, "extreme" 5; "a bit too" is slight): two "bad" verdicts DEGREE_GAP apart disagree in
+    degree; "minimal noise", "barely any blur" say the fault is absent;
+  * exposure and colour faults have a side (too dark / too bright, washed-out / oversaturated): the
+    two sides of one attribute contradict each other although both are "bad".
+
+Agreement is judged mention by mention (attribute_agreement.compare_mentions): each human mention is
+paired with the model's most alike mention of the attribute, so one flipped word among repeated
+mentions is a contradiction, not outvoted.
 
 The human verdict uses the Q-Reasoning split when it exists: a cue without polarity of its own counts as
 good in `good_aspect` and bad in `bad_aspect` (explicit polarity still wins: "not sharp" in good_aspect
-is bad); without the split, only explicit polarities count. It is a lexicon: it misses what it has no
+is bad), for attributes the note judges nowhere explicitly; without the split, only explicit
+polarities count. It is a lexicon: it misses what it has no
 words for and can be fooled by irony or unusual phrasing; the per-row output shows what it read.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, agreement, compare_mentions
+from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
     LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, SIDELESS, VISIBLE_WORDS,
     WISHES, tokens)
 
-__all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention", "agreement",
+__all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention",
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
            "mentions", "tokens", "verdicts"]
 
