@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
     ("A gloomy, unlit hall.", {"exposure": "bad"}),
     ("The colours are washed-out.", {"color": "bad"}),
     ("Dull colours.", {"color": "bad"}),  # the neutral cue takes "dull": no contrast verdict as well
-    ("The leaf is captured distinctly.", {"sharpness": "good"}),  # adverb of a cue adjective
+    ("The leaf is rendered fuzzily.", {"sharpness": "bad"}),  # adverb of a (WordNet) cue adjective
     ("Minimal noise.", {"noise": "good"}),  # absent, like a negation
     ("There is barely any blur.", {"sharpness": "good"}),
     ("A little noise in the sky.", {"noise": "bad"}),
-    ("The overall look is unpleasant and the contrast is pleasing.", {"contrast": "good"}),
+    ("The overall look is unpleasant and the contrast is pleasing.", {"appeal": "bad", "contrast": "good"}),
 ])
 def test_wordnet_cues_and_rules(text, want):
     assert attributes.verdicts(text) == want
@@ -53,3 +53,164 @@ def test_the_wordnet_reader_on_a_tiny_database(tmp_path):
     same, opposite = build.expand(synsets, "00000001")
     assert same == {"crisp", "sharp", "razor sharp"} and opposite == {"blurry"}
     assert build.expand(synsets, "00000003")[1] == {"blurry"}  # a satellite's antonym is its head's
+
+
+# ------------------------------------------------------------------- mention by mention, visibility
+
+
+def test_one_flip_among_repeated_mentions_is_a_contradiction():
+    """Two sharpness mentions, one flipped: a vote per attribute says "mixed" (no verdict), the
+    mention-by-mention pairing finds the flipped one in the same place."""
+    good = "The image looks sharp and there is no blurring."
+    flipped = attributes.compare_texts("The image looks blurry and there is no blurring.", good=good)
+    assert flipped.contradicted == ["sharpness"] and flipped.score == -1
+    kept = attributes.compare_texts("The picture seems crisp and there isn't any blurring.", good=good)
+    assert kept.matched == ["sharpness"] and kept.score == 1
+    # a vote would call the human "mixed" here; each of its mentions is checked instead
+    mixed = dict(good="The bird is sharp.", bad="The background is blurry.")
+    assert attributes.compare_texts("The bird is sharp and the background is blurry.", **mixed).matched == ["sharpness"]
+    assert attributes.compare_texts("The bird is sharp and the background is sharp.", **mixed).contradicted == \
+        ["sharpness"]
+
+
+def test_mentions_pair_by_their_surroundings():
+    human = attributes.human_mentions(good="The sky is clean.", bad="The shadows are noisy.")
+    model = attributes.mentions("The shadows are clean, and the sky is noisy.")
+    a = attributes.compare_mentions(human, model)
+    assert a.contradicted == ["noise"]  # both polarities present, but each in the other's place
+    assert attributes.compare_mentions(human, attributes.mentions("The sky is clean, the shadows noisy.")).matched == \
+        ["noise"]
+    # nothing shared: the fallback decides, lenient by default (strict would contradict)
+    far = attributes.mentions("Clean. Noisy.")
+    assert attributes.compare_mentions(human, far).matched == ["noise"]
+    assert attributes.compare_mentions(human, far, "strict").contradicted == ["noise"]
+
+
+@pytest.mark.parametrize("text", ["The text is clearly visible.", "The text is distinctly visible.",
+                                  "The text is discernible.", "The text is legible.", "The text is distinct."])
+def test_visibility_phrases_are_one_attribute(text):
+    assert attributes.verdicts(text) == {"subject_clarity": "good"}
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The sign is murkily visible.", {"subject_clarity": "bad"}),  # the adverb's verdict, not "visible"'s
+    ("The outline is vague.", {"subject_clarity": "bad"}),  # hand-made wins over WordNet's sharpness
+    ("It is unclear what the subject is.", {"subject_clarity": "bad"}),
+    ("It is clear what the subject is.", {"subject_clarity": "good"}),  # "clear what": predicative
+    ("A distinct expression on a clear day.", {}),  # attributive: no verdict
+    ("The hues are distinctly discernible.", {"color": "good"}),  # said of a neutral cue: its verdict
+])
+def test_visibility_rules(text, want):
+    assert attributes.verdicts(text) == want
+
+
+def test_pairing_is_one_to_one():
+    """Both human mentions are most like the model's "blurry"; pairing one to one makes the other
+    read the model's "clear" focus, which contradicts "lacks clear focus"."""
+    a = attributes.compare_texts("The focus is clear and blurry.", bad="The image is blurry and lacks clear focus.")
+    assert a.contradicted == ["sharpness"]
+    assert attributes.compare_texts("The focus is unclear and blurry.", bad="The image is blurry and lacks clear focus."
+                                    ).matched == ["sharpness"]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The picture lacks distinct focus.", {"sharpness": "bad"}),  # negated once, through "distinct"
+    ("The focus is not correct blurry", {"sharpness": "bad"}),  # "not" was "correct"'s, not "blurry"'s
+    ("The focus is not sharp.", {"sharpness": "bad"}),
+])
+def test_a_negator_taken_by_an_evaluative_word_stops_there(text, want):
+    assert attributes.verdicts(text) == want
+
+
+# ----------------------------------------------------------------------------------- degree scale
+
+
+@pytest.mark.parametrize("text, degree", [
+    ("Slight noise.", 1), ("Mild noise.", 1), ("A bit of noise.", 1), ("A little noise.", 1),
+    ("Moderate noise.", 2), ("Noticeable noise.", 2),
+    ("Considerable noise.", 3), ("Significant noise.", 3),
+    ("Heavy noise.", 4), ("Severe noise.", 4), ("The image is too dark.", 4),
+    ("Extreme noise.", 5),
+    ("The image is a bit too dark.", 1),  # "too" scales "a bit": slight
+    ("A slight lack of focus.", 1),  # a negated neutral cue is a fault with a degree too
+    ("The image is not very sharp.", None),  # "not very": no degree
+])
+def test_degree_words_are_an_ordered_scale(text, degree):
+    found = [m for m in attributes.mentions(text) if m.polarity == "bad"]
+    assert len(found) == 1 and found[0].degree == degree
+
+
+@pytest.mark.parametrize("model, human, outcome", [
+    ("Slight noise.", "Heavy noise.", "degree_off"),  # 1 vs 4
+    ("Moderate noise.", "Severe noise.", "degree_off"),  # 2 vs 4
+    ("Considerable noise.", "Slight noise.", "degree_off"),  # 3 vs 1
+    ("Considerable noise.", "Heavy noise.", "matched"),  # 3 vs 4: near words stay near
+    ("Mild noise.", "Moderate noise.", "matched"),
+    ("Negligible noise.", "Severe noise.", "contradicted"),  # absent: the fault is denied
+    ("Minimal noise.", "Noticeable noise.", "contradicted"),
+])
+def test_degrees_compare_on_the_paired_mention(model, human, outcome):
+    a = attributes.compare_texts(model, bad=human)
+    assert getattr(a, outcome) == ["noise"]
+
+
+def test_a_degree_is_read_per_mention_not_per_attribute():
+    """A heavy fault elsewhere in the text does not hide the one restated at another degree."""
+    bad = "The sky shows slight noise. The shadows show heavy noise."
+    assert attributes.compare_texts("The sky shows slight noise. The shadows show heavy noise.", bad=bad).matched == \
+        ["noise"]
+    assert attributes.compare_texts("The sky shows heavy noise. The shadows show heavy noise.", bad=bad).degree_off == \
+        ["noise"]
+
+
+# ------------------------------------------------------------------------- opposite faults, fields
+
+
+@pytest.mark.parametrize("model, human, outcome", [
+    ("The image is too bright.", "The image is too dark.", "contradicted"),  # both bad, opposite faults
+    ("The image is overexposed.", "The image is underexposed.", "contradicted"),
+    ("The image could be brighter.", "The image is too dark.", "matched"),  # a wish for light: too dark
+    ("The image is not bright.", "The image is dim.", "matched"),
+    ("The colours are too vivid.", "The colours are oversaturated.", "matched"),
+    ("The colours are faded.", "The colours are oversaturated.", "contradicted"),
+    ("There is a colour cast.", "The colours are faded.", "matched"),  # a cast has no side
+    ("The lighting is poor.", "The image is too bright.", "matched"),  # a neutral cue has no side
+])
+def test_two_sided_faults(model, human, outcome):
+    attribute = "color" if "colo" in human else "exposure"
+    assert getattr(attributes.compare_texts(model, bad=human), outcome) == [attribute]
+
+
+def test_a_fields_polarity_only_fills_in_for_an_unstated_verdict():
+    """"The focus is on the tree" in good_aspect says sharpness good only if the note says nothing else
+    of sharpness; beside "blurry" it would make a faithful restatement look like a contradiction."""
+    note = dict(good="The focus is on the Christmas tree.", bad="The image is blurry.")
+    assert [m.polarity for m in attributes.human_mentions(**note)] == ["bad"]
+    assert attributes.compare_texts("The picture is fuzzy.", **note).matched == ["sharpness"]
+    assert [m.polarity for m in attributes.human_mentions(good="The focus is on the tree.")] == ["good"]
+
+
+def test_a_copula_sends_a_neutral_cue_to_its_predicate():
+    # the data's missing full stops: "... no people discernible The hue is ..." (the left word is not the hue's)
+    assert attributes.verdicts("There are no people discernible The hue is distinctly visible") == \
+        {"subject_clarity": "bad", "color": "good"}
+    assert attributes.verdicts("Good contrast.") == {"contrast": "good"}
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The photo is taken beautifully.", {"appeal": "good"}),
+    ("The image is plain and boring.", {"appeal": "bad"}),
+    ("The colours are beautiful.", {"color": "good"}),  # said of a neutral cue: that cue's verdict only
+    ("The scene is not interesting.", {"appeal": "bad"}),
+    ("The ratio is good.", {"composition": "good"}),
+])
+def test_appeal_is_an_attribute_of_its_own(text, want):
+    assert attributes.verdicts(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("It is wobbling.", {"sharpness": "bad"}), ("There is no wavering.", {"sharpness": "good"}),
+    ("The camera is steady.", {"sharpness": "good"}),
+])
+def test_camera_shake_words(text, want):
+    assert attributes.verdicts(text) == want
