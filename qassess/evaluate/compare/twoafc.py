@@ -143,7 +143,7 @@ def pair_keys(pairs: pd.DataFrame, level: str, *, with_ref: bool) -> tuple[np.nd
 def match(model: pd.DataFrame, human: pd.DataFrame) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The level matching the most human pairs (ties to the more specific), with both tables' keys and
     flips there: (level, model keys, model flipped, human keys, human flipped)."""
-    with_ref = "ref" in model and "ref" in human
+    with_ref = all("ref" in t and (t["ref"] != "").any() for t in (model, human))  # an empty ref column is none
     best = None
     for level in LEVELS:
         mk, mf = pair_keys(model, level, with_ref=with_ref)
