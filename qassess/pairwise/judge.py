@@ -119,8 +119,9 @@ class PairJudge:
             words = [w for w, _ in self.template.answers]
             prefix = self.template.answer_prefix
             lead = "" if not prefix or prefix[-1].isspace() else " "
+            prefill = reads and prefix and hasattr(backend, "next_token_scores")  # duck-typed plugins may lack it
             self._reader = (tokenizer, answer_probs.candidate_ids(tokenizer, words) if reads else None,
-                            answer_probs.first_token_ids(tokenizer, words, lead) if reads and prefix else None)
+                            answer_probs.first_token_ids(tokenizer, words, lead) if prefill else None)
         return self._reader
 
     def _generate(self, requests: list[Request]) -> list:
