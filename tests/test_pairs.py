@@ -156,6 +156,12 @@ def test_default_model_ratings_to_scores(tmp_path):
     scores = pd.read_csv(out)
     assert len(scores) == 4 and (scores["ci_low"] <= scores["score"]).all()
     assert "images scored (bradley-terry, relative scale)" in result.output
+    mos = tmp_path / "mos.csv"  # the scores are ordinary predictions for `compare` (ids: the photos' paths)
+    mos.write_text("image,mos\nkodak_kodim21__pristine.png,4.6\nkodak_kodim21__gaussian_blur_4.png,1.8\n"
+                   "kodak_kodim21__jpeg_4.png,2.2\nkodak_kodim15__underexposure_3.png,2.9\n")
+    compared = _cli("compare", out, mos, "--json", tmp_path / "m.json")
+    assert compared.exit_code == 0, compared.output
+    assert json.loads((tmp_path / "m.json").read_text())["overall"]["n"] == 4
 
 
 def test_bad_input_is_one_line(tmp_path):

@@ -13,16 +13,16 @@ from qassess.errors import UserError
 @app.command("compare")
 @user_errors
 def compare(
-    preds: str = typer.Argument(..., help="Predictions: a `qassess score` output (CSV/JSONL) or any CSV/JSON/JSONL with an id and a score column; or a folder of result files, or a quoted glob (shards).", rich_help_panel="Inputs"),
-    ground_truth: Optional[List[str]] = typer.Argument(None, help="Ground-truth files, each a group; name them with name=path (default: the file stem).", rich_help_panel="Inputs"),
+    preds: str = typer.Argument(..., help="Predictions: a `qassess score` output (CSV/JSONL) or any CSV/JSON/JSONL with an id and a score column (`qassess rank` and `qassess pairs ./photos` scores too); or a folder of result files, or a quoted glob (shards); or pair verdicts (`qassess pairs` output: columns a, b, winner/p_a) against human choices.", rich_help_panel="Inputs"),
+    ground_truth: Optional[List[str]] = typer.Argument(None, help="Ground-truth files, each a group; name them with name=path (default: the file stem). Scores (MOS), or human choices (columns a, b and winner a/b/tie or p_a, the share preferring a: BAPPS/PIPAL 2AFC) for 2AFC accuracy of verdicts.", rich_help_panel="Inputs"),
     refs: Optional[str] = typer.Option(None, "--refs", help="Reference texts for ROUGE-1 of caption + reasoning: a Q-Reasoning file or a table with an id and a text column.", rich_help_panel="Inputs"),
     fit: str = typer.Option("none", "--fit", help="none: raw PLCC (the paper's scripts, pyiqa); logistic4 / logistic5: VQEG mapping first (DeQA-Score).", rich_help_panel="Metrics"),
     lower_better: bool = typer.Option(False, "--lower-better", help="Lower ground truth means better quality (DMOS, e.g. CSIQ), in every group.", rich_help_panel="Metrics"),
     lower_better_for: Optional[List[str]] = typer.Option(None, "--lower-better-for", metavar="GROUP", help="Lower is better in this group only (repeatable).", rich_help_panel="Metrics"),
-    failures: str = typer.Option("exclude", "--failures", help="Failed or missing ratings: exclude (counted), worst (scored --worst-score) or error.", rich_help_panel="Metrics"),
+    failures: str = typer.Option("exclude", "--failures", help="Failed or missing ratings (or verdicts): exclude (counted), worst (scored --worst-score; a verdict: the worse answer) or error.", rich_help_panel="Metrics"),
     worst_score: float = typer.Option(1.0, "--worst-score", help="The score failures get with --failures worst (the rating scale's minimum).", rich_help_panel="Metrics"),
     duplicates: str = typer.Option("first", "--duplicates", help="Duplicated ids (counted and shown): first (first usable row), mean, or error.", rich_help_panel="Metrics"),
-    bootstrap: int = typer.Option(0, "--bootstrap", metavar="N", help="95% bootstrap intervals for PLCC/SRCC from N resamples (0: off).", rich_help_panel="Metrics"),
+    bootstrap: int = typer.Option(0, "--bootstrap", metavar="N", help="95% bootstrap intervals for PLCC/SRCC from N resamples (0: off; 2AFC accuracy always has one, 1000 resamples unless N is given).", rich_help_panel="Metrics"),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling.", rich_help_panel="Metrics"),
     stem: bool = typer.Option(False, "--stem", help="ROUGE-1 with Porter stemming (default: none, as the paper).", rich_help_panel="Metrics"),
     semantic: bool = typer.Option(False, "--semantic", help="With --refs: also agreement in meaning: embedding similarity, sentence recall and quality-attribute agreement (precision, recall, contradictions).", rich_help_panel="Meaning"),
@@ -45,7 +45,7 @@ def compare(
     more_preds: Optional[List[str]] = typer.Option(None, "--preds", metavar="PATH", help="More prediction files (repeatable), pooled with PREDS, e.g. the shards of one run.", rich_help_panel="Inputs"),
     baseline: Optional[str] = typer.Option(None, "--baseline", metavar="PATH", help="Predictions of a baseline model (a file, folder or quoted glob): PREDS - baseline of PLCC, SRCC (and caption-only / expected SRCC) on the images both rated, with paired bootstrap 95% intervals (--bootstrap N resamples; 1000 when off).", rich_help_panel="Inputs"),
 ):
-    """Agreement of predicted ratings with human scores: PLCC, SRCC, KRCC, RMSE, MAE, and ROUGE-1.
+    """Agreement of predicted ratings with human scores: PLCC, SRCC, KRCC, RMSE, MAE, and ROUGE-1; of pair verdicts with human choices: 2AFC accuracy.
 
     \b
     Examples:
@@ -58,6 +58,7 @@ def compare(
       qassess compare preds.csv gt.csv --bootstrap 1000 --rows rows.csv
       qassess compare 'parts/part*.jsonl' gt.csv          # several prediction files (or --preds FILE ...)
       qassess compare new.csv gt.csv --baseline old.csv --bootstrap 2000   # is new better, beyond noise?
+      qassess compare verdicts.jsonl human_2afc.csv       # 2AFC accuracy (ties half), position flips
     Ids match by full path, folder/name, file name or stem (whichever matches most; the notes say which).
     Unmatched, duplicated, failed and non-finite rows are counted, never dropped silently.
     """

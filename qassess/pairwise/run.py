@@ -36,24 +36,25 @@ class PairTally:
         return f"{sum(self.statuses.values())} pairs judged ({counts}){bias}"
 
 
-def read_pairs(source: str | Path) -> list[tuple[str, str]]:
-    """Pairs from a table with columns a and b (paths relative to the table's folder)."""
+def read_pairs(source: str | Path) -> list[tuple[str, ...]]:
+    """Pairs from a table with columns a and b, and ref for templates that compare against a reference
+    (paths relative to the table's folder)."""
     from qassess.io.tables import read_table
 
     table = read_table(source, raw=True)
     cols = set(map(str, table.frame.columns))
     if not {"a", "b"} <= cols:
         raise UserError(f"{source}: a pairs table needs columns a and b (has: {', '.join(sorted(cols))})")
-    if "ref" in cols:
-        raise UserError(f"{source}: pairs with a reference image (column ref) are not supported yet")
     root = Path(source).parent
+    names = ["a", "b", "ref"] if "ref" in cols else ["a", "b"]
     pairs = []
     for row in table.frame.to_dict("records"):
-        a, b = (str(row[c]) for c in ("a", "b"))
-        a, b = (str(x if Path(x).is_absolute() else root / x) for x in (a, b))
-        if a == b:
-            raise UserError(f"{source}: a pair compares {a} with itself")
-        pairs.append((a, b))
+        if any(row[c] is None or str(row[c]).strip() in ("", "nan") for c in names):
+            raise UserError(f"{source}: a pair has an empty {' or '.join(names)} cell")
+        paths = tuple(str(x if Path(x).is_absolute() else root / x) for x in (str(row[c]) for c in names))
+        if paths[0] == paths[1]:
+            raise UserError(f"{source}: a pair compares {paths[0]} with itself")
+        pairs.append(paths)
     if not pairs:
         raise UserError(f"{source}: no pairs")
     return pairs

@@ -12,6 +12,7 @@ from qassess.evaluate.compare.columns import (
     GROUP_CANDIDATES, GT_CANDIDATES, ID_CANDIDATES, PRED_CANDIDATES, clean_text, find_column, list_columns,
     require_column, to_scores,
 )
+from qassess.evaluate.compare.twoafc import is_pair_table
 from qassess.io.tables import Source, Table, read_table
 from qassess.errors import UserError
 
@@ -67,6 +68,9 @@ def load_predictions(source: Source, *, id_col: str | None, pred_col: str | None
         if headerless and not id_col and not pred_col and len(columns) >= 2:
             chosen.update(id="column1", score="column2")
         else:
+            if is_pair_table(columns) and not pred_col:
+                raise UserError(f"{name} holds pair verdicts (a, b, winner or p_a): compare them with a human-choice "
+                                "table (columns a, b and winner or p_a), or make scores of them with `qassess rank`")
             chosen["id"] = require_column(columns, ID_CANDIDATES, role="id", source=name, override=id_col,
                                           option="--pred-id-col/--id-col")
             chosen["score"] = require_column(columns, PRED_CANDIDATES, role="prediction", source=name,

@@ -41,6 +41,11 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[Any]]]]:
     """(title, headers, rows) of the tables shown on the terminal and in Markdown: the scores, then
     bootstrap intervals, caption-only (self-check) ratings and ROUGE-1 when present."""
     lines = _lines(report)
+    if report.settings.get("kind") == "2afc":
+        return [("2AFC agreement with human choices", ["group", "n", "failed", "accuracy", "95% interval",
+                                                        "position flips", "asked twice"],
+                 [[label, m.get("n"), _failed(m), m.get("accuracy"), _interval([m.get("ci_low"), m.get("ci_high")]),
+                   m.get("position_flip_rate"), m.get("position_flip_n")] for label, m in lines])]
     out = []
     if report.groups:
         fitted = report.settings["fit"] != "none"
@@ -130,6 +135,8 @@ def summary_rows(report: Report) -> list[dict[str, Any]]:
 def notes(report: Report) -> list[str]:
     """Plain-language lines under the table: what PLCC means here, how ids matched, what was left out."""
     s = report.settings
+    if s.get("kind") == "2afc":
+        return _choice_notes(report)
     policy = {"exclude": "excluded (counted under 'failed')", "error": "an error",
               "worst": f"scored {s['worst_score']} (the worst)"}[s["failures"]]
     lines = [f"PLCC: {s['plcc']}" + ("; SRCC/KRCC do not depend on the mapping" if s["fit"] != "none" else "")
@@ -166,6 +173,22 @@ def notes(report: Report) -> list[str]:
                      f"matched at cosine >= {s['semantic']['threshold']}; attr P/R: quality-attribute verdicts "
                      "(sharpness, noise, exposure, ...) matching the human's, pooled over rows; contradictions: "
                      "attributes judged with the opposite polarity (per row in --rows).")
+    return lines
+
+
+def _choice_notes(report: Report) -> list[str]:
+    s = report.settings
+    policy = {"exclude": "excluded (counted under 'failed')", "error": "an error",
+              "worst": "scored as the worse answer (agreement min(h, 1 - h))"}[s["failures"]]
+    lines = [f"2AFC accuracy: mean over pairs of {s['agreement']}; 95% percentile interval from "
+             f"{s['bootstrap']['n_resamples']} resamples of the pairs. Failed verdicts are {policy}.",
+             "position flips: share of the verdicts asked in both orders whose two orders chose differently."]
+    if len(report.groups) > 1:
+        lines.append("average: mean of the per-group accuracies; pooled: all pairs together.")
+    for name, info in report.inputs.get("ground_truth", {}).items():
+        pooled = f", {info['pooled_gt_rows']} rows pooled into the share of their pair" if info["pooled_gt_rows"] else ""
+        lines.append(f"{name}: {info['source']}, {info['matched']}/{info['pairs']} pairs matched by "
+                     f"{info['match_by']} (either order){pooled}.")
     return lines
 
 
@@ -207,7 +230,8 @@ def write_rows(report: Report, path: str | Path) -> None:
     """The per-row table (CSV, or JSON Lines for .jsonl): every matched row, whether it was used and why not."""
     if report.rows is None:
         raise UserError("no per-row table: nothing was matched")
-    keep = [c for c in ("group", "id", "key", "prediction", "rating", "gt", "mapped", "used", "excluded", "status",
+    keep = [c for c in ("group", "id", "key", "a", "b", "human_p_a", "votes", "model_pick", "agreement",
+                        "position_flip", "prediction", "rating", "gt", "mapped", "used", "excluded", "status",
                         "error", "self_check", "rouge1_precision", "rouge1_recall", "rouge1_f1", "semantic_similarity",
                         "semantic_sentence_recall", "semantic_sentence_soft", "attributes_score",
                         "attributes_precision", "attributes_recall", "attributes_contradictions",
@@ -230,6 +254,8 @@ def plot(report: Report, path: str | Path, max_points: int = 20_000, seed: int =
 
     if report.rows is None or not report.groups:
         raise UserError("--plot needs ground truth")
+    if report.settings.get("kind") == "2afc":
+        raise UserError("--plot draws predicted against true scores; 2AFC verdicts have none")
     names = list(report.groups)
     cols = min(3, len(names))
     nrows = math.ceil(len(names) / cols)

@@ -45,6 +45,15 @@ def compare(preds: Source | list[Source], ground_truth: GroundTruth = None, refs
     sources = ground_truth_sources(ground_truth)
     if not sources and refs is None:
         raise UserError("nothing to compare with: give a ground-truth file or --refs")
+    from qassess.evaluate.compare.choices import choice_sources, compare_choices
+
+    if sources and choice_sources(sources):
+        return compare_choices(preds, sources, failures=failures, duplicates=duplicates, bootstrap=bootstrap,
+                               seed=seed, ignored={"--refs": refs is not None, "--fit": fit, "--lower-better":
+                                                   bool(lower_better), "--semantic": semantic,
+                                                   "--pred-col/--gt-col": pred_col or gt_col,
+                                                   "--id-col": id_col or pred_id_col or gt_id_col,
+                                                   "--group-col": group_col, "--baseline": baseline is not None})
     warnings: list[str] = []
     p = load_predictions(preds, id_col=pred_id_col or id_col, pred_col=pred_col, group_col=group_col,
                          want_text=refs is not None, warnings=warnings)
