@@ -149,7 +149,11 @@ def test_held_out_subset_and_errors(tmp_path):
     # per photo: the pristine image and single distortions at levels 2 and 4
     assert sorted(p.name for p in held.images) == ["p0__d0.png", "p0__d2.png", "p0__d4.png", "p1__d1.png",
                                                    "p1__d7.png", "p1__d9.png"]
-    assert "fixed subset of 6 images of 2 photos" in held.description
+    assert held.description.endswith("test.json (fixed subset: 6 images of 2 photos)")
+    spread = held_out(tmp_path / "d", limit=4)  # every third of ten rows: the first, ..., the last
+    assert [p.name for p in spread.images] == ["p0__d0.png", "p1__d3.png", "p0__d6.png", "p1__d9.png"]
+    assert spread.description.endswith("(4 spread evenly: 4 images of 2 photos)")
+    assert len(held_out(tmp_path / "d", subset=True, limit=50).images) == 6  # a limit above the set keeps it
     with pytest.raises(UserError, match="no test.json"):
         held_out(tmp_path)
     with pytest.raises(UserError, match="at least 3"):
@@ -255,12 +259,13 @@ def test_two_arms_two_steps_write_a_complete_table_and_a_rerun_redoes_nothing(tm
     assert len(csv_lines) == 4 and (tmp_path / "docs" / "ablation.ablation.png").stat().st_size > 0
 
     # A rerun trains and scores nothing, and writes the same numbers.
-    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*") if p.suffix in (".jsonl", ".safetensors")}
+    files = {p: p.read_bytes() for p in (tmp_path / "runs").rglob("*") if p.suffix in (".jsonl", ".safetensors")}
+    assert len([p for p in files if p.name.startswith("heldout-")]) == 3
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "full: finished" in result.output and "no-reasoning: finished" in result.output
-    assert "training into" not in result.output
-    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert "training into" not in result.output and result.output.count("nothing left to score") == 3
+    assert {p: p.read_bytes() for p in files} == files
     again = json.loads((tmp_path / "docs" / "ablation.ablation.json").read_text())
     assert [r["measures"] for r in again["rows"]] == [r["measures"] for r in data["rows"]]
     assert table.read_text().count("begin qassess ablation: ablation") == 1

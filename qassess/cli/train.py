@@ -20,7 +20,7 @@ def train(
     evaluate: Optional[Path] = typer.Option(None, "--evaluate", metavar="DATA", help="With --sweep: then score every run and the warm start on DATA's held-out split (a `qassess data synth` output: test.json, images/), compare, and write the ablation table to --table.", rich_help_panel="Ablation table"),
     table: Path = typer.Option(Path("docs/ablation.md"), "--table", metavar="MD", help="The Markdown file the table goes to (its section, named after the sweep file, is replaced; the rest kept); CSV, JSON and PNG beside it.", rich_help_panel="Ablation table"),
     eval_subset: bool = typer.Option(False, "--eval-subset", help="Score scripts/eval_model.sh's fixed subset of the held-out images (SUBSET=1), not all of them.", rich_help_panel="Ablation table"),
-    eval_limit: Optional[int] = typer.Option(None, "--eval-limit", metavar="N", help="Only the first N held-out images (after --eval-subset): a smoke run.", rich_help_panel="Ablation table"),
+    eval_limit: Optional[int] = typer.Option(None, "--eval-limit", metavar="N", help="Only N held-out images (after --eval-subset), spread evenly over them (every k-th), to fit a budget.", rich_help_panel="Ablation table"),
     eval_bootstrap: int = typer.Option(1000, "--eval-bootstrap", metavar="N", help="Bootstrap resamples of every interval.", rich_help_panel="Ablation table"),
     eval_against: Optional[str] = typer.Option(None, "--eval-against", metavar="RUN", help="Paired differences against this run of the sweep (default: the warm start).", rich_help_panel="Ablation table"),
 ):

@@ -43,8 +43,8 @@ class HeldOut:
 def held_out(folder: str | Path, subset: bool = False, limit: int | None = None) -> HeldOut:
     """The test split of a `qassess data synth` output (FOLDER/test.json, images under FOLDER/images).
     `subset`: scripts/eval_model.sh's fixed subset (per photo: the pristine image, every single distortion
-    at levels 2 and 4, the first five mixes), so eleven CPU evaluations fit in the budget; `limit`: the
-    first N of those, for smoke runs."""
+    at levels 2 and 4, the first five mixes); `limit`: N of those spread evenly over the list (every k-th,
+    so each photo and distortion keeps its share), so a dozen CPU evaluations fit in a budget."""
     import json
 
     folder = Path(folder)
@@ -57,20 +57,23 @@ def held_out(folder: str | Path, subset: bool = False, limit: int | None = None)
         raise UserError(f"{labels}: not valid JSON ({exc})") from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) and "image" in r for r in rows):
         raise UserError(f"{labels}: expected a list of rows with an `image` field")
+    how = []
     if subset:
         rows = _fixed_subset(rows)
+        how.append("fixed subset")
     if limit is not None:
         if limit < 3:
             raise UserError("--eval-limit must be at least 3 (correlations need three images)")
-        rows = rows[:limit]
+        if limit < len(rows):
+            rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
+            how.append(f"{limit} spread evenly")
     images = [folder / "images" / str(r["image"]) for r in rows]
     missing = [p for p in images if not p.is_file()]
     if missing:
         raise UserError(f"{len(missing)} held-out images are missing, e.g. {missing[0]}")
     sources = {r.get("source") for r in rows}
-    what = "fixed subset of " if subset else ""
-    return HeldOut(images, labels, f"{labels} ({what}{len(images)} images"
-                   + (f" of {len(sources)} photos)" if None not in sources else ")"))
+    photos = f" of {len(sources)} photos" if None not in sources else ""
+    return HeldOut(images, labels, f"{labels} ({', '.join(how) + ': ' if how else ''}{len(images)} images{photos})")
 
 
 def _fixed_subset(rows: list[dict]) -> list[dict]:
