@@ -33,7 +33,7 @@ def train(
       qassess train recipes/full.yaml --data.scores my.csv --skip-missing --rewards.prediction.threshold 0.3
       accelerate launch --config_file recipes/accelerate/zero3.yaml -m qassess train recipes/full.yaml
       qassess train recipes/default/grpo.yaml --sweep recipes/sweeps/reasoning-weight.yaml
-      qassess train recipes/default/grpo.yaml --sweep recipes/sweeps/ablation.yaml \\
+      qassess train recipes/default/grpo.yaml --sweep recipes/sweeps/ablation.yaml --output_dir runs/ablation \\
           --evaluate .cache/synth --eval-subset --eval-against full --table docs/ablation.md
 
     \b
