@@ -141,6 +141,34 @@ def test_measure_and_paired_differences_agree_with_compare_and_a_hand_computatio
     assert diff["rouge1"]["ci"] == pytest.approx(list(np.percentile(d[idx].mean(axis=1), [2.5, 97.5])))
 
 
+def test_a_run_that_cannot_be_measured_keeps_its_row_and_says_why(tmp_path):
+    from qassess.evaluate.ablation import held_out
+    from qassess.evaluate.ablation_table import markdown
+    from qassess.train.ablation import WARM_START, Evaluation, _measure_all
+
+    rows = _held_out_folder(tmp_path / "data", n=8)
+    good, broken = tmp_path / "good.jsonl", tmp_path / "broken.jsonl"
+    _fake_predictions(good, rows, 0.3, 1, "A sharp photo.")
+    _fake_predictions(tmp_path / "other.jsonl", rows, 0.6, 2, "A noisy photo.")
+    broken.write_text("".join(json.dumps({"path": f"/x/images/{r['image']}", "status": "parse_error", "rating": None,
+                                          "caption": None, "reasoning": None, "raw": "no tags"}) + "\n" for r in rows))
+    table = [{"run": WARM_START, "predictions": str(good), "steps": 0, "rewards": None, "step_time": None},
+             {"run": "collapsed", "predictions": str(broken), "steps": 2, "rewards": [], "step_time": None},
+             {"run": "other", "predictions": str(tmp_path / "other.jsonl"), "steps": 2, "rewards": [], "step_time": None}]
+    _measure_all(table, held_out(tmp_path / "data"), Evaluation(tmp_path / "data", bootstrap=100), say=lambda _: None)
+    collapsed = table[1]
+    assert collapsed["measures"]["image_srcc"] is None and collapsed["differences"] is None
+    assert collapsed["measures"]["parsed"] == {"ok": 0, "matched": 8, "share": 0.0}
+    assert collapsed["front"] == {"rouge1": False, "attributes": False} and table[2]["front"]["rouge1"] is True
+    text = markdown({"section": "s", "recipe": "r.yaml", "sweep": "s.yaml", "overrides": [], "date": "today",
+                     "warm_start": "w", "seeds": [0], "max_steps": [2], "data": "d", "bootstrap": 100,
+                     "reference": WARM_START, "rows": table})
+    line = next(x for x in text.splitlines() if x.startswith("| collapsed |"))
+    assert line.count("n/a") == 7 and "collapsed: not measured: heldout: only 0 usable matched rows" in text
+    assert "collapsed: parsed 0/8 held-out images" in text
+    assert sum(x.startswith("| collapsed |") for x in text.splitlines()) == 2  # its row and its (empty) difference
+
+
 def test_held_out_subset_and_errors(tmp_path):
     from qassess.evaluate.ablation import held_out
 

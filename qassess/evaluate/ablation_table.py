@@ -83,8 +83,8 @@ def markdown(result: dict[str, Any], plot: str | None = None, files: tuple[str, 
     head = ["run", *(label for _, label in COLUMNS)]
     lines += [_line(head), _line(["---"] * len(head))]
     for r in rows:
-        if r["differences"] is not None:
-            lines.append(_line([r["run"], *(_difference(r["differences"].get(k)) for k, _ in COLUMNS)]))
+        if r["run"] != result["reference"]:
+            lines.append(_line([r["run"], *(_difference((r["differences"] or {}).get(k)) for k, _ in COLUMNS)]))
     notes = [f"{r['run']}: {n}" for r in rows for n in r["measures"]["notes"]]
     notes += [f"{r['run']}: parsed {r['measures']['parsed']['ok']}/{r['measures']['parsed']['matched']} held-out "
               "images" for r in rows if r["measures"]["parsed"]["ok"] < r["measures"]["parsed"]["matched"]]

@@ -161,17 +161,32 @@ def _measure_all(rows: list[dict[str, Any]], held, evaluation: Evaluation, say: 
     per_image = {}
     for row in rows:
         say(f"ablation: measuring {row['run']}")
-        row["measures"], per_image[row["run"]] = measure(row["predictions"], held, bootstrap=evaluation.bootstrap,
-                                                          semantic_model=evaluation.semantic_model)
+        try:
+            row["measures"], per_image[row["run"]] = measure(row["predictions"], held, bootstrap=evaluation.bootstrap,
+                                                              semantic_model=evaluation.semantic_model)
+        except UserError as exc:  # e.g. a run that stopped writing ratings: its row says so, the others stand
+            say(f"ablation: {row['run']}: cannot be measured ({exc})")
+            row["measures"], per_image[row["run"]] = unmeasured(Path(row["predictions"]), str(exc)), None
     reference = evaluation.against or WARM_START
     for row in rows:
-        row["differences"] = None if row["run"] == reference else paired_differences(
-            per_image[row["run"]], per_image[reference], n=evaluation.bootstrap)
+        base, new = per_image[reference], per_image[row["run"]]
+        row["differences"] = None if row["run"] == reference or base is None or new is None else \
+            paired_differences(new, base, n=evaluation.bootstrap)
     trained = [r for r in rows if r["run"] != WARM_START]
     for axis in ("rouge1", "attributes"):
         points = [(_value(r, "image_srcc"), _value(r, axis)) for r in trained]
         for r, on in zip(trained, pareto_front(points)):
             r.setdefault("front", {})[axis] = on
+
+
+def unmeasured(preds: Path, reason: str) -> dict[str, Any]:
+    """The measures of a prediction file compare refused: none, the reason, and how many rows parsed."""
+    from qassess.evaluate.ablation import MEASURES
+
+    rows = [json.loads(line) for line in preds.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ok = sum(r.get("status") == "ok" for r in rows)
+    return {**dict.fromkeys(MEASURES), "notes": [f"not measured: {reason}"],
+            "parsed": {"ok": ok, "matched": len(rows), "share": ok / len(rows) if rows else None}}
 
 
 def _value(row: dict[str, Any], name: str) -> float | None:
