@@ -119,6 +119,7 @@ def test_measure_and_paired_differences_agree_with_compare_and_a_hand_computatio
     _fake_predictions(new, rows, 0.3, 1, "A sharp photo of a dog with vivid colours.")
     _fake_predictions(old, rows, 0.9, 2, "A blurry photo.")
     m_new, per_new = measure(new, held, bootstrap=200)
+    assert m_new["notes"] == []
     m_old, per_old = measure(old, held, bootstrap=200)
     report = compare(str(new), {"heldout": str(held.labels)}, refs=str(held.labels), semantic=True, baseline=str(old),
                      bootstrap=200)
@@ -167,6 +168,19 @@ def test_a_run_that_cannot_be_measured_keeps_its_row_and_says_why(tmp_path):
     assert line.count("n/a") == 7 and "collapsed: not measured: heldout: only 0 usable matched rows" in text
     assert "collapsed: parsed 0/8 held-out images" in text
     assert sum(x.startswith("| collapsed |") for x in text.splitlines()) == 2  # its row and its (empty) difference
+
+
+def test_a_constant_caption_only_rating_is_n_a_with_the_reason(tmp_path):
+    from qassess.evaluate.ablation import held_out, measure
+
+    rows = _held_out_folder(tmp_path / "data", n=8)
+    preds = tmp_path / "p.jsonl"
+    _fake_predictions(preds, rows, 0.3, 1, "A photo.")
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    preds.write_text("".join(json.dumps({**r, "self_check_rating": 3.0}) + "\n" for r in lines))
+    m, _ = measure(preds, held_out(tmp_path / "data"), bootstrap=100)
+    assert m["caption_srcc"] is None and m["caption_plcc"] is None and m["image_srcc"] is not None
+    assert len(m["notes"]) == 1 and m["notes"][0].startswith("caption-only rating: all used predictions are equal (3)")
 
 
 def test_held_out_subset_and_errors(tmp_path):

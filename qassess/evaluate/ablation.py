@@ -105,9 +105,11 @@ def measure(preds: str | Path, held: HeldOut, *, bootstrap: int = 1000, seed: in
     out: dict[str, Any] = {"notes": []}
     out["image_plcc"] = _corr(o, "plcc")
     out["image_srcc"] = _corr(o, "srcc")
+    _why_undefined(out, "image rating", report)
     try:
-        caption = compare(str(preds), gt, pred_col="self_check_rating", bootstrap=bootstrap, seed=seed).overall
-        out["caption_plcc"], out["caption_srcc"] = _corr(caption, "plcc"), _corr(caption, "srcc")
+        caption = compare(str(preds), gt, pred_col="self_check_rating", bootstrap=bootstrap, seed=seed)
+        out["caption_plcc"], out["caption_srcc"] = _corr(caption.overall, "plcc"), _corr(caption.overall, "srcc")
+        _why_undefined(out, "caption-only rating", caption, "caption_")
     except UserError as exc:  # e.g. the score-only baseline writes no caption, so nothing to self-check
         out["caption_plcc"] = out["caption_srcc"] = None
         out["notes"].append(f"no caption-only rating: {exc}")
@@ -120,6 +122,13 @@ def measure(preds: str | Path, held: HeldOut, *, bootstrap: int = 1000, seed: in
     out["attribute_precision"] = o.get("attributes", {}).get("precision")
     out["attribute_contradiction_rate"] = o.get("attributes", {}).get("contradiction_rate")
     return _plain(out), rows
+
+
+def _why_undefined(out: dict[str, Any], what: str, report, prefix: str = "image_") -> None:
+    """A correlation compare left empty (every rating the same, say) gets compare's reason as a note."""
+    if out[f"{prefix}plcc"] is None or out[f"{prefix}srcc"] is None:
+        reasons = [w.split(": ", 1)[-1] for w in report.warnings if "undefined" in w] or ["no correlation"]
+        out["notes"].append(f"{what}: {'; '.join(reasons)}")
 
 
 def _corr(metrics: dict[str, Any], name: str) -> dict[str, Any] | None:
