@@ -127,6 +127,17 @@ def test_bootstrap_interval_brackets_the_estimate_and_is_reproducible():
     assert small["plcc"][1] - small["plcc"][0] > ci["plcc"][1] - ci["plcc"][0]
 
 
+def test_bootstrap_interval_leaves_out_constant_resamples_and_counts_them():
+    # eight rows rated on a whole-number grid: some resamples draw one rating only (no correlation)
+    pred, gt = [2, 3, 3, 4, 2, 5, 4, 3], [1.8, 3.1, 2.7, 4.2, 2.5, 4.9, 3.6, 3.3]
+    ci = metrics.bootstrap_ci(pred, gt, 2000, seed=0)
+    for name in ("plcc", "srcc"):
+        lo, hi = ci[name]
+        assert -1 <= lo < hi <= 1, ci
+        assert 0 < ci["undefined_resamples"][name] < 2000
+    assert "undefined_resamples" not in metrics.bootstrap_ci(X, Y, 200, seed=0)  # nothing left out there
+
+
 def test_consistency_of_two_ratings():
     out = metrics.consistency([1, 2, 3, 4], [1.5, 2.0, 3.5, 4.5])
     assert out["n"] == 4

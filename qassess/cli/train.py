@@ -17,6 +17,12 @@ def train(
     recipe: Path = typer.Argument(..., help="YAML recipe (see recipes/: full, baseline, ablations, tiny-cpu)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar and a line per logging step."),
     sweep: Optional[Path] = typer.Option(None, "--sweep", metavar="YAML", help="Train the recipe once per run named in this file (run name -> dotted overrides), each into OUTPUT_DIR/<name>, in turn; a rerun skips finished runs and resumes interrupted ones."),
+    evaluate: Optional[Path] = typer.Option(None, "--evaluate", metavar="DATA", help="With --sweep: then score every run and the warm start on DATA's held-out split (a `qassess data synth` output: test.json, images/), compare, and write the ablation table to --table.", rich_help_panel="Ablation table"),
+    table: Path = typer.Option(Path("docs/ablation.md"), "--table", metavar="MD", help="The Markdown file the table goes to (its section, named after the sweep file, is replaced; the rest kept); CSV, JSON and PNG beside it.", rich_help_panel="Ablation table"),
+    eval_subset: bool = typer.Option(False, "--eval-subset", help="Score scripts/eval_model.sh's fixed subset of the held-out images (SUBSET=1), not all of them.", rich_help_panel="Ablation table"),
+    eval_limit: Optional[int] = typer.Option(None, "--eval-limit", metavar="N", help="Only N held-out images (after --eval-subset), spread evenly over them (every k-th), to fit a budget.", rich_help_panel="Ablation table"),
+    eval_bootstrap: int = typer.Option(1000, "--eval-bootstrap", metavar="N", help="Bootstrap resamples of every interval.", rich_help_panel="Ablation table"),
+    eval_against: Optional[str] = typer.Option(None, "--eval-against", metavar="RUN", help="Paired differences against this run of the sweep (default: the warm start).", rich_help_panel="Ablation table"),
 ):
     """Fine-tune with GRPO (TRL) from a YAML recipe; any recipe key can be overridden on the command line.
 
@@ -27,6 +33,8 @@ def train(
       qassess train recipes/full.yaml --data.scores my.csv --skip-missing --rewards.prediction.threshold 0.3
       accelerate launch --config_file recipes/accelerate/zero3.yaml -m qassess train recipes/full.yaml
       qassess train recipes/default/grpo.yaml --sweep recipes/sweeps/reasoning-weight.yaml
+      qassess train recipes/default/grpo.yaml --sweep recipes/sweeps/ablation.yaml --output_dir runs/ablation \\
+          --evaluate .cache/synth --eval-subset --eval-against full --table docs/ablation.md
 
     \b
     Overrides: a bare key is a GRPOConfig field or a unique model/data/lora key;
@@ -34,6 +42,16 @@ def train(
     Output: LoRA adapter + processor (qassess score --model DIR); --merge adds DIR/merged.
     A rerun resumes from the last checkpoint (--resume_from_checkpoint false starts over).
     """
+    if evaluate is None and (eval_subset or eval_limit is not None or eval_against is not None):
+        raise UserError("--eval-subset, --eval-limit and --eval-against go with --evaluate DATA")
+    if evaluate is not None:
+        if sweep is None:
+            raise UserError("--evaluate measures the runs of a sweep: give --sweep FILE too")
+        from qassess.train.ablation import Evaluation, run_ablation
+
+        run_ablation(recipe, ctx.args, sweep, Evaluation(evaluate, table, eval_subset, eval_limit, eval_bootstrap,
+                                                         eval_against), show_progress=progress, say=say)
+        return
     if sweep is not None:
         from qassess.train.sweep import run_sweep
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -208,8 +208,9 @@ def score_metrics(pred: Sequence[float], gt: Sequence[float], *, fit: str | None
 
 
 def bootstrap_ci(pred: Sequence[float], gt: Sequence[float], n_resamples: int, *, seed: int = 0,
-                 confidence: float = 0.95) -> dict[str, list[float | None]]:
-    """Percentile bootstrap intervals of PLCC and SRCC over paired resamples of rows.
+                 confidence: float = 0.95) -> dict[str, Any]:
+    """Percentile bootstrap intervals of PLCC and SRCC over paired resamples of rows (`plcc`, `srcc`:
+    [low, high]; `undefined_resamples`, when some resamples were constant and left out: their count).
 
     The caller passes the values the reported PLCC uses (mapped ones after a fit, the mapping fitted
     once on all rows) and oriented ground truth. Percentile rather than BCa: BCa's jackknife is
@@ -226,18 +227,30 @@ def bootstrap_ci(pred: Sequence[float], gt: Sequence[float], n_resamples: int, *
 
     def pearson(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a constant resample gives NaN, dropped below
+            warnings.simplefilter("ignore")  # a constant resample gives NaN, left out below
             return stats.pearsonr(a, b, axis=axis).statistic
 
     def spearman(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         return pearson(stats.rankdata(a, axis=axis), stats.rankdata(b, axis=axis), axis=axis)
 
-    out: dict[str, list[float | None]] = {}
+    out: dict[str, Any] = {}
+    undefined: dict[str, int] = {}
     for name, statistic in (("plcc", pearson), ("srcc", spearman)):
         res = stats.bootstrap((x, y), statistic, n_resamples=n_resamples, paired=True, vectorized=True,
                               batch=batch, method="percentile", confidence_level=confidence,
                               rng=np.random.default_rng(seed))
         out[name] = [_clean(res.confidence_interval.low), _clean(res.confidence_interval.high)]
+        # One constant resample (likely with few rows and ratings on a coarse grid) makes scipy's interval
+        # NaN; the percentile interval is then taken over the resamples that have a correlation, and the
+        # others are counted, as compare.paired does.
+        dist = np.asarray(res.bootstrap_distribution, dtype=float)
+        finite = dist[np.isfinite(dist)]
+        if finite.size < dist.size:
+            undefined[name] = int(dist.size - finite.size)
+            tail = 100 * (1 - confidence) / 2
+            out[name] = [_clean(v) for v in np.percentile(finite, [tail, 100 - tail])] if finite.size else [None, None]
+    if undefined:
+        out["undefined_resamples"] = undefined
     return out
 
 

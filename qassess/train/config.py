@@ -387,7 +387,7 @@ def _locate(key: str) -> list[str]:
     """Where an override key goes: an explicit `section.key`, or a bare key that names exactly one field."""
     if "." in key:
         return key.split(".")
-    if key in ("template", "method"):
+    if key in ("template", "method", "rewards"):
         return [key]
     homes = [name for name, cls in SECTIONS.items() if key in {f.name for f in dataclasses.fields(cls)}]
     if key in grpo_fields() or key in grpo_fields("sft"):
@@ -409,6 +409,12 @@ def apply_overrides(raw: dict, pairs: typing.Sequence[tuple[str, Any]], typed: b
     for key, value in pairs:
         path = _locate(key)
         value = value if typed else _override_value(value)
+        if path == ["rewards"]:  # the whole list (an ablation drops or swaps rewards)
+            if not isinstance(value, list):
+                raise UserError(f"--rewards: expected a list of rewards, e.g. [format, {{name: prediction}}], "
+                                f"got {value!r}")
+            raw["rewards"] = [{"name": e} if isinstance(e, str) else e for e in value]  # `format` = {name: format}
+            continue
         if path[0] == "rewards":
             _override_reward(raw, path, value)
             continue
@@ -427,7 +433,8 @@ def apply_overrides(raw: dict, pairs: typing.Sequence[tuple[str, Any]], typed: b
 def _override_reward(raw: dict, path: list[str], value: Any) -> None:
     """`--rewards.<label or name>.weight 2` or `--rewards.<label or name>.<param> value`."""
     if len(path) != 3:
-        raise UserError("reward overrides look like --rewards.<name>.weight 2 or --rewards.<name>.<param> value")
+        raise UserError("reward overrides look like --rewards.<name>.weight 2, --rewards.<name>.<param> value "
+                        "or --rewards '[format, {name: prediction}]' (the whole list)")
     _, which, key = path
     entries = raw.get("rewards") or []
     matches = [e for e in entries if isinstance(e, dict) and (e.get("label") or e.get("name")) == which]

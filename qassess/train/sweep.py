@@ -8,6 +8,9 @@ dotted keys the command line takes (YAML values, so `rewards.reasoning.weight: 0
     equal:        {}                                  # the recipe as it is
     reasoning-2x: {rewards.reasoning.weight: 2.0}
     lr-low:       {learning_rate: 1.0e-4, lora.r: 8}
+    no-reasoning: {rewards: [format, {name: prediction, params: {threshold: 0.35}}]}  # the whole list
+
+A later key applies after an earlier one, so `rewards: [...]` followed by `rewards.format.weight: 2` works.
 
 Run NAME trains into OUTPUT_DIR/NAME (OUTPUT_DIR: the recipe's, after the command-line overrides, which
 apply to every run; a run's own overrides come last). Before training, OUTPUT_DIR/NAME/qassess_sweep.json
