@@ -62,6 +62,19 @@ def digit_positions(text: str, span: tuple[int, int]) -> list[int] | None:
     return [start] + [start + 2 + j for j in range(min(len(decimals), MAX_DECIMALS))]
 
 
+def step_at(token_ids: Sequence[int], offset: int, decode: Callable[[Sequence[int]], str]) -> int:
+    """The generation step whose token holds character `offset` of the decoded text (-1: none), by binary
+    search on the decoded length of token prefixes; callers check the hit, as tokenizers may merge."""
+    lo, hi = 0, len(token_ids)
+    while lo < hi:  # smallest k with len(decode(ids[:k])) > offset
+        mid = (lo + hi) // 2
+        if len(decode(token_ids[:mid])) > offset:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo - 1
+
+
 def token_steps(token_ids: Sequence[int], text: str, offsets: Sequence[int],
                 decode: Callable[[Sequence[int]], str]) -> list[int] | None:
     """The generation step that wrote each character offset (each must be one whole digit token).
@@ -71,14 +84,7 @@ def token_steps(token_ids: Sequence[int], text: str, offsets: Sequence[int],
     normalises spaces gives None rather than a wrong step."""
     steps = []
     for offset in offsets:
-        lo, hi = 0, len(token_ids)
-        while lo < hi:  # smallest k with len(decode(ids[:k])) > offset
-            mid = (lo + hi) // 2
-            if len(decode(token_ids[:mid])) > offset:
-                hi = mid
-            else:
-                lo = mid + 1
-        step = lo - 1
+        step = step_at(token_ids, offset, decode)
         if step < 0 or decode(token_ids[:step]) != text[:offset] or decode(token_ids[step:step + 1]) != text[offset]:
             return None
         steps.append(step)

@@ -87,14 +87,9 @@ def written_step(text: str, offset: int, token_ids: Sequence[int], decode: Calla
                  ) -> tuple[int, str] | None:
     """(the step whose token holds character `offset`, the text of that token before `offset`), or None
     when the decoded tokens do not line up with the text."""
-    lo, hi = 0, len(token_ids)
-    while lo < hi:  # smallest k with len(decode(ids[:k])) > offset
-        mid = (lo + hi) // 2
-        if len(decode(token_ids[:mid])) > offset:
-            hi = mid
-        else:
-            lo = mid + 1
-    step = lo - 1
+    from qassess.core.rating_probs import step_at
+
+    step = step_at(token_ids, offset, decode)
     if step < 0:
         return None
     before = decode(token_ids[:step])
