@@ -239,7 +239,9 @@ def run_pairs(paths: list[str], work: Path, settings_kw: dict, meter: Meter, *, 
         if verdicts_out.is_file() else []
     tally = PairTally()
     tally.add(rows)
-    scores = dict(zip(ranking.ids, map(float, ranking.score))) if ranking is not None else {}
+    # the scores as `pairs` writes them (rounded): the solver's raw floats split tied ratings by ~1e-10,
+    # which Spearman would read as distinct ranks
+    scores = {r["id"]: r["score"] for r in ranking.rows()} if ranking is not None else {}
     if rows and tally.statuses["ok"] < len(rows):
         errors = [r.get("error") or r["status"] for r in rows if r["status"] != "ok"]
         note = "; ".join(x for x in (note, f"e.g. {errors[0][:90]}") if x)
@@ -327,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--max-new-tokens", type=int, default=None)
     ap.add_argument("--max-pixels", type=int, default=None)
+    ap.add_argument("--samples", type=int, default=1,
+                    help="ratings per image (with --temperature > 0): graded P(a better) for --ask ratings")
+    ap.add_argument("--temperature", type=float, default=None, help="default: the model preset's")
     args = ap.parse_args(argv)
 
     from qassess.errors import UserError
@@ -352,10 +357,11 @@ def main(argv: list[str] | None = None) -> int:
         paths, truth = [p for p, _ in labelled], dict(labelled)
         n = len(paths)
         settings_kw = dict(model=args.model or DEFAULT_ID, backend=args.backend, batch_size=args.batch_size,
-                           max_new_tokens=args.max_new_tokens, max_pixels=args.max_pixels)
+                           max_new_tokens=args.max_new_tokens, max_pixels=args.max_pixels, samples=args.samples,
+                           temperature=args.temperature)
         from qassess.core.assessor import Assessor, Settings
 
-        Settings(**settings_kw)  # bad options fail before anything runs
+        used = Settings(**settings_kw)  # bad options fail before anything runs
         meter.install()
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -389,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or f"{DEFAULT_ID} (default)"
     print(f"{folder}: {n} images{f' (first {args.limit} rows of labels.csv)' if args.limit else ''}; model {model}, "
           f"backend {args.backend}; budgets {', '.join(budgets_for(n, budgets, args.all_max))}; pair template "
-          f"{args.pair_template}\n")
+          f"{args.pair_template}; samples {used.samples}, temperature {used.temperature:g}, max new tokens "
+          f"{used.max_new_tokens}\n")
     print(markdown(rows, n))
     print("\n(x rating: multiples of the absolute rating's prompts and wall time; the model was loaded once, "
           f"before every run, in {meter.load_seconds:.1f} s; position bias: pairs whose two orders pick "
