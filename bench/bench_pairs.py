@@ -16,7 +16,8 @@ images in them, wall time, both as multiples of (a), the parse success rate and 
 (share of pairs asked in both orders whose two orders pick different winners; `--ask ratings` rates each
 image alone, so it has no order to be biased by). Why one process: the model is loaded once (a warm-up
 outside every timed run) and shared by every run, so the ratios compare the work, not the loading;
-model calls are counted at the backend, so nothing is estimated. Each budget starts from an empty
+model calls are counted at the backend, so nothing is estimated; the files are read once before (a),
+and (a) runs again last, so its two times show how much of a ratio is the shared machine's noise. Each budget starts from an empty
 verdict file, so its cost is its own, not the increment over the previous budget.
 
     .venv/bin/python bench/bench_pairs.py                                      # samples/real, default model
@@ -183,20 +184,22 @@ def _quiet(msg: str) -> None:
     pass
 
 
-def run_absolute(paths: list[str], work: Path, settings_kw: dict, meter: Meter) -> tuple[Row, dict[str, float]]:
-    """(a): the images through `qassess score`'s run; ratings per image path."""
+def run_absolute(paths: list[str], work: Path, settings_kw: dict, meter: Meter, *, tag: str = "-"
+                 ) -> tuple[Row, dict[str, float]]:
+    """(a): the images through `qassess score`'s run; ratings per image path. Run first and again last
+    (tag "again"): the two times show how much of a ratio is the shared machine's noise."""
     from qassess.core.assessor import Settings
     from qassess.engines.local import run_score
     from qassess.io.tables import read_records
 
-    out = work / "ratings.csv"
+    out = work / f"ratings{'' if tag == '-' else '-' + tag}.csv"
     before = meter.snapshot()
     start = time.perf_counter()
     tally = run_score(paths, out, Settings(**settings_kw), resume=False, log=_quiet)
     wall = time.perf_counter() - start
     ratings = {str(r["path"]): float(r["rating"]) for r in read_records(out) if r.get("status") == "ok"}
     prompts, images, calls = (a - b for a, b in zip(meter.snapshot(), before))
-    row = Row("rating", "-", None, tally.statuses["ok"], tally.done, len(ratings), None, 1.0, prompts, images, calls,
+    row = Row("rating", tag, None, tally.statuses["ok"], tally.done, len(ratings), None, 1.0, prompts, images, calls,
               wall)
     return row, ratings
 
@@ -285,14 +288,15 @@ def markdown(rows: list[Row], n: int) -> str:
         else:
             bias = f"{r.flips}/{r.both} ({r.flips / r.both:.0%})"
         parsed = f"{r.ok}/{r.asked} ({r.ok / r.asked:.0%})" if r.asked else "0/0"
-        label = "absolute rating (`score`)" if r.method == "rating" else f"`pairs --ask {r.method}`"
-        cells = [label, r.budget, "-" if r.pairs is None else str(r.pairs), parsed, f"{r.scored}/{n}",
+        label = ("absolute rating (`score`)" if r is base else "the same, run again last" if r.method == "rating"
+                 else f"`pairs --ask {r.method}`")
+        cells = [label, "-" if r.method == "rating" else r.budget, "-" if r.pairs is None else str(r.pairs), parsed, f"{r.scored}/{n}",
                  _f(r.srcc_labels), "1 (itself)" if r is base else _f(r.srcc_rating),
                  f"{r.prompts} ({r.images})", _times(r.prompts, base.prompts), str(r.calls), f"{r.wall:.1f}",
                  _times(r.wall, base.wall), bias]
         lines.append("| " + " | ".join(cells) + " |")
         if r.note:
-            notes.append(f"- {label} {r.budget}: {r.note}")
+            notes.append(f"- {label}{'' if r.method == 'rating' else ' ' + r.budget}: {r.note}")
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -365,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         meter.install()
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
+            for p in paths:  # every run then reads the files from the page cache, (a) as well as the last
+                Path(p).read_bytes()
             with Assessor(Settings(**settings_kw)) as warm:  # load the model and pay first-call costs untimed
                 list(warm.score(paths[:2]))
             print(f"model loaded in {meter.load_seconds:.1f} s (outside every timed run)", file=sys.stderr)
@@ -387,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
                         row.note = (f"{row.note}; " if row.note else "") + (
                             f"larger budgets not run: under {args.min_parse:.0%} of the verdicts parsed")
                         break
+            again, second = run_absolute(paths, work, settings_kw, meter, tag="again")
+            again.srcc_labels, again.srcc_rating = srcc_on(second, truth), srcc_on(second, ratings)
+            again.note = f"its ratings equal (a)'s on {sum(second[p] == ratings.get(p) for p in second)} of {len(second)} images"
+            rows.append(again)
+            print(f"rating again: {again.wall:.1f} s", file=sys.stderr)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

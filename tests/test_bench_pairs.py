@@ -35,17 +35,21 @@ def test_table_ratios_bias_and_notes(bench):
                   both=8),
         bench.Row("pair", "2n", 20, 0, 20, 0, None, None, prompts=40, images=80, calls=5, wall=20.0, flips=0,
                   both=0, note="no usable verdicts to rank"),
+        bench.Row("rating", "again", None, 10, 10, 10, 0.5, 1.0, prompts=10, images=10, calls=2, wall=5.0,
+                  note="its ratings equal (a)'s on 10 of 10 images"),
     ]
     lines = bench.markdown(rows, 10).splitlines()
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:6]]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:7]]
     assert cells[0][:9] == ["absolute rating (`score`)", "-", "-", "10/10 (100%)", "10/10", "0.500", "1 (itself)",
                             "10 (10)", "1.00x"]
     assert cells[1][6:] == ["0.900", "10 (10)", "1.00x", "5", "6.0", "1.50x", "none (each image rated alone)"]
     assert cells[2][3] == "8/10 (80%)" and cells[2][5] == "n/a"
     assert cells[2][7:] == ["20 (40)", "2.00x", "3", "10.0", "2.50x", "2/8 (25%)"]
     assert cells[3][-1] == "n/a (no pair parsed in both orders)" and cells[3][4] == "0/10"
-    assert lines[-2:] == ["- `pairs --ask ratings` 2n: its ratings equal (a)'s on 10 of 10 images",
-                          "- `pairs --ask pair` 2n: no usable verdicts to rank"]
+    assert cells[4][:2] == ["the same, run again last", "-"] and cells[4][6] == "1.000" and cells[4][-2] == "1.25x"
+    assert lines[-3:] == ["- `pairs --ask ratings` 2n: its ratings equal (a)'s on 10 of 10 images",
+                          "- `pairs --ask pair` 2n: no usable verdicts to rank",
+                          "- the same, run again last: its ratings equal (a)'s on 10 of 10 images"]
 
 
 def test_budgets_distinct_and_all_pairs_for_small_n(bench):
