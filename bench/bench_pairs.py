@@ -371,8 +371,9 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             for p in paths:  # every run then reads the files from the page cache, (a) as well as the last
                 Path(p).read_bytes()
-            with Assessor(Settings(**settings_kw)) as warm:  # load the model and pay first-call costs untimed
-                list(warm.score(paths[:2]))
+            with Assessor(Settings(**settings_kw)) as warm:  # load the model and pay first-call costs untimed,
+                warm.backend(len(paths))  # on a full batch (its batch size is known once the backend is)
+                list(warm.score(paths[:warm.batch_size]))
             print(f"model loaded in {meter.load_seconds:.1f} s (outside every timed run)", file=sys.stderr)
             base, ratings = run_absolute(paths, work, settings_kw, meter)
             base.srcc_labels = srcc_on(ratings, truth)
