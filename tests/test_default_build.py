@@ -67,6 +67,30 @@ def test_sft_rows_cover_both_stages():
     assert second["completion"][0]["content"][0]["text"].startswith("<think>")
 
 
+def test_sft_caption_only_rows_and_their_settings():
+    from qassess.core.prompts import get_template
+    from qassess.train.config import parse_recipe
+    from qassess.train.data import Example
+    from qassess.train.sft import sft_dataset
+
+    examples = [Example(f"{i}.png", str(PHOTO), 1 + i % 5, f"Blur of strength {i}.") for i in range(12)]
+    data = sft_dataset(examples, get_template("paper"), 3136, 78400, seed=0, stage2=1.0, images=False)
+    rows = [data[i] for i in range(len(data))]
+    assert len(rows) == 12 and not any(r["images"] for r in rows)
+    assert all(f"Blur of strength {i}." in r["prompt"][-1]["content"][0]["text"] for i, r in enumerate(rows))
+    # the same seed gives the caption rows the same targets as in the mixed set
+    mixed = sft_dataset(examples, get_template("paper"), 3136, 78400, seed=0, stage2=1.0)
+    assert [r["completion"] for r in rows] == [mixed[i]["completion"] for i in range(len(mixed)) if not mixed[i]["images"]]
+    with pytest.raises(UserError, match="no training rows"):
+        sft_dataset(examples, get_template("paper"), 3136, 78400, stage2=0.0, images=False)
+    base = {"method": "sft", "model": {"name_or_path": "m"}, "data": {"scores": "s.json"}}
+    assert parse_recipe({**base, "sft": {"stage2": 1.0, "images": False}}).sft.images is False
+    for bad, why in (({"stage2": 1.5}, "between 0 and 1"), ({"stage2": 0, "images": False}, "nothing to train"),
+                     ({"stages": 1}, "stages")):
+        with pytest.raises(UserError, match=why):
+            parse_recipe({**base, "sft": bad})
+
+
 def test_sft_needs_references():
     from qassess.core.prompts import get_template
     from qassess.train.data import Example
@@ -87,6 +111,8 @@ def test_default_recipes_parse_and_make_trl_configs(tmp_path):
     assert grpo.method == "grpo" and [r.name for r in grpo.rewards] == ["format", "prediction", "self_consistency",
                                                                         "reasoning"]
     assert grpo_config(grpo, tmp_path, [1.0] * 4).num_generations == 4
+    caption = load_recipe(ROOT / "recipes" / "experiments" / "caption-stage.yaml", ["--sft.images", "false"])
+    assert caption.sft.stage2 == 1.0 and caption.sft.images is False
 
 
 def test_method_is_checked():

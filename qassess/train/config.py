@@ -64,6 +64,16 @@ class LoraSection:
 
 
 @dataclass
+class SftSection:
+    """The supervised warm start's rows (method sft): every image with its caption/think/answer target,
+    and for a `stage2` share of images also the caption-only row (caption in the prompt -> think + answer).
+    `images: false` keeps only the caption-only rows: a stage that teaches rating a caption, the one
+    thing a model that can read the image has no need to learn from mixed rows (MODEL.md)."""
+    stage2: float = 0.5
+    images: bool = True
+
+
+@dataclass
 class Recipe:
     model: ModelSection
     data: DataSection
@@ -73,10 +83,11 @@ class Recipe:
     training: dict[str, Any] = field(default_factory=dict)
     source: str | None = None  # the YAML file it came from
     method: str = "grpo"  # grpo (TRL GRPOTrainer) or sft (TRL SFTTrainer on the reference texts)
+    sft: SftSection = field(default_factory=SftSection)
 
 
-SECTIONS = {"model": ModelSection, "data": DataSection, "lora": LoraSection}
-TOP_LEVEL = ("method", "model", "data", "template", "rewards", "lora", "training")
+SECTIONS = {"model": ModelSection, "data": DataSection, "lora": LoraSection, "sft": SftSection}
+TOP_LEVEL = ("method", "model", "data", "template", "rewards", "lora", "sft", "training")
 METHODS = ("grpo", "sft")
 # Set through our own sections, so passing them in `training` would be ambiguous.
 RESERVED_TRAINING = {"reward_weights": "set `weight` on each reward", "model_init_kwargs": "use the model section"}
@@ -276,7 +287,12 @@ def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
         training=_training(raw.get("training"), method),
         source=source,
         method=method,
+        sft=_section(SftSection, raw.get("sft"), "sft"),
     )
+    if not 0 <= recipe.sft.stage2 <= 1:
+        raise UserError(f"sft.stage2 is a share of images, between 0 and 1; got {recipe.sft.stage2}")
+    if not recipe.sft.images and not recipe.sft.stage2:
+        raise UserError("sft: with images: false, stage2 must be above 0, or there is nothing to train on")
     if not recipe.model.name_or_path:
         raise UserError("model.name_or_path is required")
     if not recipe.data.scores:

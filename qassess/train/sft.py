@@ -19,12 +19,13 @@ from qassess.errors import UserError
 from qassess.train.config import Recipe
 
 
-def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int = 0, stage2: float = 0.5):
+def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int = 0, stage2: float = 0.5,
+                images: bool = True):
     """prompt / completion / images rows; images load on access, targets are fixed per row for a seed.
 
     `stage2`: the share of images that also get a caption-only row (the stage-2 prompt with the
     reference as caption -> think + answer), so the model can rate its own caption (self-consistency,
-    `score --self-check`)."""
+    `score --self-check`). `images=False`: the caption-only rows alone."""
     from datasets import Dataset
 
     from qassess.io.images import ImageLoadError, PixelBudget, load_image
@@ -39,14 +40,18 @@ def sft_dataset(examples, template, min_pixels: int, max_pixels: int, seed: int 
     paths, completions, captions = [], [], []
     for e in examples:
         full = target_text(e.reference, e.score, rng)
-        paths.append(e.image_path)
-        completions.append(full)
-        captions.append("")
+        if images:
+            paths.append(e.image_path)
+            completions.append(full)
+            captions.append("")
         if stage2 and template.caption_system is not None and rng.random() < stage2:
             # stage 2 (no image): the caption in the prompt, the think and answer as the completion
             paths.append("")
             completions.append(full[full.index("<think>"):])
             captions.append(" ".join(e.reference.split()))
+    if not paths:
+        raise UserError("sft: no training rows (images: false needs a template with a caption stage and "
+                        "stage2 above 0)")
     table = Dataset.from_dict({"image_path": paths, "completion_text": completions, "caption": captions})
 
     def attach(batch: dict[str, list]) -> dict[str, list]:
@@ -100,7 +105,8 @@ def prepare_sft(recipe: Recipe, show_progress: bool = True, say: Callable[[str],
     say(f"data: {len(data.examples)} images, {data.with_reference} with a reference (sft warm start)")
     output_dir = default_output_dir(recipe)
     seed = int(recipe.training.get("seed", 42))
-    dataset = sft_dataset(data.examples, template, recipe.data.min_pixels, recipe.data.max_pixels, seed)
+    dataset = sft_dataset(data.examples, template, recipe.data.min_pixels, recipe.data.max_pixels, seed,
+                          stage2=recipe.sft.stage2, images=recipe.sft.images)
     try:
         processor = AutoProcessor.from_pretrained(recipe.model.name_or_path)
     except (OSError, ValueError) as exc:
