@@ -88,8 +88,8 @@ for _preset in [
     _embedded(DEFAULT_ID, "qassess's embedded demo model (5.8M-parameter Qwen2.5-VL trained on synthetic distortions; "
                           "MODEL.md)", "trained by qassess with the paper's prompts; greedy decoding"),
     _embedded("qassess-demo-v2-sft", "the v2 build's supervised warm start (18 realistic synthetic distortions of "
-                                     "109 photos, 256 vision tokens, subject-free captions); worse than the default "
-                                     "on real photos, MODEL.md",
+                                     "109 photos, 256 vision tokens, subject-free captions); its caption-only stage "
+                                     "rates every caption 3.00, MODEL.md",
               "trained by qassess with the paper's prompts (make model); greedy decoding"),
     Preset(
         name="qwen2.5-vl-7b",
