@@ -259,15 +259,16 @@ def _real_held_out(folder: Path) -> None:
 
 @pytest.mark.slow
 def test_two_arms_two_steps_write_a_complete_table_and_a_rerun_redoes_nothing(tmp_path):
-    """The embedded warm start (it writes parseable ratings and captions; a random-weight model would
-    leave every column empty), two arms of 2 GRPO steps on the recipe's bundled samples, 15 held-out images."""
+    """An embedded model as the warm start (v1: it writes parseable ratings and captions and rates captions
+    alone with some spread; a random-weight model would leave every column empty, and the v2 warm start's
+    caption-only ratings are all 3.00, MODEL.md), two arms of 2 GRPO steps on the recipe's bundled samples, 15 held-out images."""
     _real_held_out(tmp_path / "data")
     sweep = write(tmp_path, "full: {}\nno-reasoning:\n  rewards: [format, {name: prediction}, "
                             "{name: self_consistency, params: {max_new_tokens: 16}}]\n", "ablation.yaml")
     table = tmp_path / "docs" / "ablation.md"
     table.parent.mkdir()
     table.write_text("# Ablations\n\nHand-written discussion.\n")
-    args = ["train", str(TINY_RECIPE), "--sweep", str(sweep), "--no-progress", "--model.name_or_path", "qassess-demo-v2-sft",
+    args = ["train", str(TINY_RECIPE), "--sweep", str(sweep), "--no-progress", "--model.name_or_path", "qassess-demo-v1",
             "--data.scores", str(ROOT / "samples" / "mos.csv"), "--data.images", str(ROOT / "samples"),
             "--data.references", str(ROOT / "samples" / "reasoning.json"),
             "--output_dir", str(tmp_path / "runs"), "--max_steps", "2", "--save_steps", "2",
