@@ -17,15 +17,11 @@ from qassess.errors import UserError
 from qassess.evaluate.pareto import pareto_front
 from qassess.train.config import load_recipe
 from qassess.train.sweep import plan
+from test_sweep import write
 from test_training import TINY_RECIPE, make_images
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_GRPO = ROOT / "recipes" / "default" / "grpo.yaml"
-
-
-def write(tmp_path: Path, text: str, name: str = "sweep.yaml") -> Path:
-    (tmp_path / name).write_text(text)
-    return tmp_path / name
 
 
 # ------------------------------------------------------------------------------ the sweep file
