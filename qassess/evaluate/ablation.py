@@ -177,10 +177,9 @@ def paired_differences(new: pd.DataFrame, base: pd.DataFrame, *, n: int = 1000, 
 
 
 def _bootstrap_mean(d: np.ndarray, n: int, seed: int) -> dict[str, Any]:
-    draws = d[np.random.default_rng(seed).integers(0, d.size, size=(n, d.size))].mean(axis=1)
-    tail = 100 * (1 - CONFIDENCE) / 2
-    return {"value": float(d.mean()), "ci": [float(v) for v in np.percentile(draws, [tail, 100 - tail])],
-            "n": int(d.size)}
+    from qassess.evaluate.metrics import bootstrap_mean_ci
+
+    return {"value": float(d.mean()), "ci": bootstrap_mean_ci(d, n, seed, CONFIDENCE), "n": int(d.size)}
 
 
 def _plain(value: Any) -> Any:

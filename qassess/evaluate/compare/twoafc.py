@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from qassess.errors import UserError
+from qassess.evaluate import metrics
 from qassess.evaluate.compare.join import LEVELS, id_keys
 
 WINNERS = {"a": 1.0, "b": 0.0, "tie": 0.5, "similar": 0.5, "same": 0.5, "equal": 0.5}
@@ -194,17 +195,10 @@ def agreement(h: np.ndarray, pick: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_interval(values: np.ndarray, n: int, seed: int, level: float = 0.95) -> list[float | None]:
-    """Percentile interval of the mean over `n` resamples of the pairs (chunked: 1000 x 100k pairs fits)."""
+    """Percentile interval of the mean agreement over `n` resamples of the pairs; none for one pair."""
     if values.size < 2:
         return [None, None]
-    rng = np.random.default_rng(seed)
-    means = []
-    for start in range(0, n, 100):
-        idx = rng.integers(0, values.size, size=(min(100, n - start), values.size))
-        means.append(values[idx].mean(axis=1))
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(np.concatenate(means), [tail, 100 - tail])
-    return [float(low), float(high)]
+    return metrics.bootstrap_mean_ci(values, n, seed, level)
 
 
 def score_group(name: str, model: pd.DataFrame, human: pd.DataFrame, *, failures: str, duplicates: str,
