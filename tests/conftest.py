@@ -53,3 +53,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if _in_ci():
         pytest.fail(f"vllm cannot be imported in CI ({error})", pytrace=False)
     pytest.skip(f"vllm cannot be imported ({error})")
+
+
+@pytest.fixture
+def two_images(tmp_path):
+    """A bright and a dark grey square: a pair whose better side is obvious (pairs tests)."""
+    from PIL import Image
+
+    paths = []
+    for name, grey in (("bright", 230), ("dark", 20)):
+        path = tmp_path / f"{name}.png"
+        Image.new("RGB", (56, 56), (grey, grey, grey)).save(path)
+        paths.append(str(path))
+    return paths

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from qassess.backends.base import Completion
 from qassess.core.assessor import Settings
@@ -75,15 +74,6 @@ class ScoringBackend:
 
     def close(self):
         pass
-
-
-@pytest.fixture
-def two_images(tmp_path):
-    paths = []
-    for name, grey in (("bright", 230), ("dark", 20)):
-        Image.new("RGB", (56, 56), (grey, grey, grey)).save(tmp_path / f"{name}.png")
-        paths.append(str(tmp_path / f"{name}.png"))
-    return paths
 
 
 def test_the_judge_uses_token_probabilities_and_keeps_the_stated_share(tokenizer, two_images):

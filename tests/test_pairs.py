@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from qassess.cli.app import app
@@ -57,16 +56,6 @@ class FakeBackend:
 
     def close(self):
         pass
-
-
-@pytest.fixture
-def two_images(tmp_path):
-    paths = []
-    for name, grey in (("bright", 230), ("dark", 20)):
-        path = tmp_path / f"{name}.png"
-        Image.new("RGB", (56, 56), (grey, grey, grey)).save(path)
-        paths.append(str(path))
-    return paths
 
 
 def _judge_with(answer, pairs):
