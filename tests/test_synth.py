@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from qassess.synth.content import ceiling, detail, scaled_label
 from qassess.synth.dataset import LEVELS, is_held_out, label_from_haarpsi, synthesize  # needs qassess[data], as CI has
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,9 @@ def test_other_seed_other_noise(two_photos, made, tmp_path):
 def test_labels_fall_with_severity(made):
     for source in {r["source"] for r in made.rows}:
         pristine = next(r for r in made.rows if r["source"] == source and r["distortions"] == "none")
-        assert pristine["normalized_score"] == 5.0
+        assert pristine["normalized_score"] == pytest.approx(scaled_label(5.0, pristine["detail"]), abs=1e-3)  # its ceiling
+        assert pristine["normalized_score"] > max(r["normalized_score"] for r in made.rows
+                                                  if r["source"] == source and r["distortions"] != "none")
         for t in TYPES:
             series = [next(r["normalized_score"] for r in made.rows
                            if r["source"] == source and r["distortions"] == f"{t}:{lv}") for lv in range(1, LEVELS + 1)]
@@ -84,6 +87,32 @@ def test_holdout_is_stable_and_label_map():
     assert is_held_out("kodak_kodim05", 0.5) == is_held_out("kodak_kodim05", 0.5)
     assert label_from_haarpsi(1.0) == 5.0 and label_from_haarpsi(0.1) == 1.0
     assert label_from_haarpsi(0.625) == pytest.approx(3.0)
+
+
+def test_content_ceiling_lowers_a_soft_photo_only():
+    """A blurred copy of a detailed photo has less detail; its ceiling falls; weight 0 is the bare FR label."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    photo = Image.open(PHOTOS / "kodak" / "kodim05.png").convert("RGB").resize((448, 298))
+    sharp, soft = detail(np.asarray(photo)), detail(np.asarray(photo.filter(ImageFilter.GaussianBlur(3))))
+    assert soft < sharp - 0.5
+    assert ceiling(sharp) > ceiling(soft) >= 0.5  # the default weight: a detail-free photo keeps 3 of 5
+    assert scaled_label(5.0, soft) < scaled_label(5.0, sharp) <= 5.0
+    assert scaled_label(3.2, soft, weight=0.0) == 3.2 and scaled_label(1.0, soft) == 1.0
+    with pytest.raises(ValueError):
+        detail(np.zeros((20, 40, 3), np.uint8))
+
+
+def test_soft_pristine_text_does_not_praise_detail():
+    import random
+
+    from qassess.synth.text import describe
+
+    for seed in range(20):
+        text = describe(["colour", "detail", "clean"], [], random.Random(seed), soft=True)
+        assert "sharp" not in text["good_aspect"] + text["description"] and "crisp" not in text["good_aspect"]
+        assert "detail" in text["bad_aspect"] or "texture" in text["bad_aspect"], text
 
 
 def test_cli_bad_input_one_line(tmp_path):

@@ -8,6 +8,7 @@ import typer
 
 from qassess.cli.app import app, one_of, say, user_errors
 from qassess.errors import UserError
+from qassess.synth.content import CONTENT_WEIGHT
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -83,8 +84,11 @@ def data_synth(
     mixes: int = typer.Option(15, "--mixes", help="Random two- and three-distortion mixes per photo."),
     workers: int = typer.Option(1, "--workers", help="Processes (one photo each; the output is the same for any number)."),
     types: Optional[List[str]] = typer.Option(None, "--type", help="Only these distortion types (repeatable)."),
+    content_weight: float = typer.Option(CONTENT_WEIGHT, "--content-weight", help="How much a pristine photo's "
+                                         "lack of fine detail lowers the labels of all its copies (0: none; MODEL.md)."),
 ):
-    """Distort photos at 5 graded levels per type (KADID-10k style), label each by HaarPSI, write references.
+    """Distort photos at 5 graded levels per type (KADID-10k style), label each by HaarPSI scaled by its photo's
+    detail, write references.
 
     \b
     Examples:
@@ -97,11 +101,12 @@ def data_synth(
 
     if out.exists() and any(out.iterdir()) and not (out / "synth.json").is_file():
         raise UserError(f"{out} is not empty and not a `data synth` output; choose another folder")
-    if up_to_date(out, photos, seed=seed, long_side=long_side, holdout=holdout, mixes_per_photo=mixes, types=types):
+    if up_to_date(out, photos, seed=seed, long_side=long_side, holdout=holdout, mixes_per_photo=mixes, types=types,
+                  content_weight=content_weight):
         say(f"synth: {out} is up to date (same photos and settings); delete it to rebuild")
         return
     result = synthesize(photos, out, manifest=manifest, seed=seed, long_side=long_side, holdout=holdout,
-                        mixes_per_photo=mixes, types=types, workers=workers,
+                        mixes_per_photo=mixes, types=types, workers=workers, content_weight=content_weight,
                         progress=lambda i, n: say(f"synth: {i}/{n} photos") if i % 10 == 0 or i == n else None)
     splits = {s: sum(r["split"] == s for r in result.rows) for s in ("train", "test")}
     say(f"synth: {len(result.rows)} images from {len({r['source'] for r in result.rows})} photos "

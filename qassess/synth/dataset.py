@@ -3,13 +3,14 @@
 Each source photo is resized once to the size the model will see (multiples of 28 px, so the scoring
 loader and the processor never resize it again: noise and JPEG blocks stay as made), then distorted by
 albumentations at five graded levels per type, plus a few two-distortion mixes. The label of every image
-is HaarPSI against its pristine copy (piq's implementation), mapped linearly from [0.25, 1] onto [1, 5]:
+is HaarPSI against its pristine copy (piq's implementation), mapped linearly from [0.25, 1] onto [1, 5],
+then scaled by the cross-content ceiling of its pristine photo's detail (`qassess.synth.content`):
 HaarPSI has the highest rank correlation with human scores of piq's weight-free full-reference metrics
 on KADID-10k (SRCC 0.89; TID2013 0.87; Reisenhofer et al. 2018, piq's README table), above FSIMc 0.85,
 GMSD 0.85 and MS-SSIM 0.80. The reference texts (Q-Reasoning layout) come from `synth_text`.
 
 Output (OUT/): images/<source>/<name>.png, train.json / test.json (mixed_cot layout: image,
-normalized_score, description, good_aspect, bad_aspect, plus type/level/haarpsi/source), labels.csv
+normalized_score, description, good_aspect, bad_aspect, plus type/level/haarpsi/detail/source), labels.csv
 (every image, one row), skipped.csv (unreadable photos and why). Splitting is by source photo.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from qassess.errors import UserError
+from qassess.synth.content import CONTENT_WEIGHT, DETAIL_HIGH, DETAIL_LOW, detail, detail_level, scaled_label
 
 LEVELS = 5
 FACTOR = 28
@@ -123,6 +125,7 @@ def model_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     return w, h
 
 
+SOFT_BELOW = 0.5  # a pristine photo whose detail level is below this is described as lacking fine detail
 HAARPSI_FLOOR = 0.25  # HaarPSI at or below this is rated 1 (strongest distortions here reach ~0.2)
 
 
@@ -178,7 +181,7 @@ class SynthResult:
 def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str | Path | None = None,
                seed: int = 0, long_side: int = 448, holdout: float = 0.18, mixes_per_photo: int = 15,
                types: Iterable[str] | None = None, progress: Callable[[int, int], None] | None = None,
-               workers: int = 1) -> SynthResult:
+               workers: int = 1, content_weight: float = CONTENT_WEIGHT) -> SynthResult:
     """Write the set into `out` (see the module docstring). Deterministic for (photos, seed, options)."""
     from qassess.io.sources import collect_files, is_image_name as _is_image_name
 
@@ -190,6 +193,8 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
         raise UserError(f"unknown distortion type(s) {', '.join(unknown)}; choose from {', '.join(DISTORTION_NAMES)}")
     if not 0.0 <= holdout < 1.0:
         raise UserError(f"--holdout must be in [0, 1), got {holdout}")
+    if not 0.0 <= content_weight <= 1.0:
+        raise UserError(f"--content-weight must be in [0, 1], got {content_weight}")
     if long_side < FACTOR * 2:
         raise UserError(f"--long-side must be at least {FACTOR * 2}")
     files = collect_files(photos, _is_image_name)
@@ -202,7 +207,7 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     for path in files:
         rel = _relative(path, roots)
         jobs.append((str(path), rel, contents.get(rel) or contents.get(path.name) or "", str(out), seed, long_side,
-                     holdout, mixes_per_photo, chosen, 1 if workers > 1 else 0))
+                     holdout, mixes_per_photo, chosen, 1 if workers > 1 else 0, content_weight))
     # One photo per task: each has its own seeded RNG, so the set is the same for any number of workers.
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -224,7 +229,7 @@ def synthesize(photos: Sequence[str | Path], out: str | Path, *, manifest: str |
     if not rows:
         raise UserError("no readable photos: nothing was synthesised" +
                         (f" ({skipped[0][0]}: {skipped[0][1]})" if skipped else ""))
-    _write_outputs(out, rows, skipped, **_settings(photos, seed, long_side, holdout, mixes_per_photo, chosen))
+    _write_outputs(out, rows, skipped, **_settings(photos, seed, long_side, holdout, mixes_per_photo, chosen, content_weight))
     return SynthResult(rows, skipped, out)
 
 
@@ -236,7 +241,7 @@ def _one_photo(job) -> tuple[list[dict], tuple[str, str] | None]:
     from qassess.io.images import ImageLoadError, load_image
     from qassess.synth.text import describe, photo_strengths
 
-    path, rel, subject, out, seed, long_side, holdout, mixes_per_photo, chosen, threads = job
+    path, rel, subject, out, seed, long_side, holdout, mixes_per_photo, chosen, threads, content_weight = job
     if threads:
         import torch
 
@@ -254,6 +259,8 @@ def _one_photo(job) -> tuple[list[dict], tuple[str, str] | None]:
     rng = random.Random(f"{seed}:{source}")
     split = "test" if is_held_out(source, holdout) else "train"
     strengths = photo_strengths(ref)  # of the pristine photo: once, not per distorted copy
+    fine = detail(ref)
+    soft = detail_level(fine) < SOFT_BELOW if content_weight else False
     jobs: list[tuple[str, list[tuple[str, int]]]] = [("pristine", [])]
     jobs += [(f"{t}_{lv}", [(t, lv)]) for t in chosen for lv in range(1, LEVELS + 1)]
     jobs += _mixes(chosen, table, mixes_per_photo, rng)
@@ -268,28 +275,31 @@ def _one_photo(job) -> tuple[list[dict], tuple[str, str] | None]:
         h = 1.0 if not steps else haarpsi(img, ref)
         file = folder / f"{source}__{name}.png"  # unique file names: matching by name stays exact
         Image.fromarray(img).save(file, optimize=False, compress_level=1)
-        text = describe(strengths, [(t, table[t].family, lv) for t, lv in steps], rng)
+        text = describe(strengths, [(t, table[t].family, lv) for t, lv in steps], rng, soft=soft)
         rows.append({
             "image": f"{source}/{file.name}", "source": source, "split": split, "subject": subject,
             "distortions": "+".join(f"{t}:{lv}" for t, lv in steps) or "none",
-            "haarpsi": round(h, 5), "normalized_score": label_from_haarpsi(h), **text,
+            "haarpsi": round(h, 5), "detail": round(fine, 4),
+            "normalized_score": scaled_label(label_from_haarpsi(h), fine, content_weight), **text,
         })
     return rows, None
 
 
-def _settings(photos, seed, long_side, holdout, mixes_per_photo, types) -> dict:
+def _settings(photos, seed, long_side, holdout, mixes_per_photo, types, content_weight) -> dict:
     return {"photos": [str(p) for p in photos], "seed": seed, "long_side": long_side, "holdout": holdout,
-            "mixes_per_photo": mixes_per_photo, "types": list(types)}
+            "mixes_per_photo": mixes_per_photo, "types": list(types), "content_weight": content_weight}
 
 
 def up_to_date(out: str | Path, photos, *, seed: int = 0, long_side: int = 448, holdout: float = 0.18,
-               mixes_per_photo: int = 15, types: Iterable[str] | None = None) -> bool:
+               mixes_per_photo: int = 15, types: Iterable[str] | None = None,
+               content_weight: float = CONTENT_WEIGHT) -> bool:
     """True when `out` already holds a complete set made with these settings (a rerun then skips)."""
     try:
         info = json.loads((Path(out) / "synth.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    want = _settings(photos, seed, long_side, holdout, mixes_per_photo, list(types) if types else list(DISTORTION_NAMES))
+    want = _settings(photos, seed, long_side, holdout, mixes_per_photo, list(types) if types else list(DISTORTION_NAMES),
+                     content_weight)
     return all(info.get(k) == v for k, v in want.items()) and (Path(out) / "train.json").is_file()
 
 
@@ -327,12 +337,12 @@ def _relative(path: Path, roots: list[Path]) -> str:
 
 def _write_outputs(out: Path, rows: list[dict], skipped: list[tuple[str, str]], **settings) -> None:
     keep = ("image", "normalized_score", "description", "good_aspect", "bad_aspect", "distortions", "haarpsi",
-            "source", "subject")
+            "detail", "source", "subject")
     for split in ("train", "test"):
         part = [{k: r[k] for k in keep} for r in rows if r["split"] == split]
         (out / f"{split}.json").write_text(json.dumps(part, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     with open(out / "labels.csv", "w", newline="", encoding="utf-8") as f:
-        fields = ["image", "source", "split", "distortions", "haarpsi", "normalized_score"]
+        fields = ["image", "source", "split", "distortions", "haarpsi", "detail", "normalized_score"]
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -340,6 +350,9 @@ def _write_outputs(out: Path, rows: list[dict], skipped: list[tuple[str, str]], 
         writer = csv.writer(f)
         writer.writerow(["file", "reason"])
         writer.writerows(skipped)
-    info = {"generator": "qassess data synth", "label": f"1 + 4 * (HaarPSI - {HAARPSI_FLOOR}) / (1 - {HAARPSI_FLOOR}), clipped to [1, 5] (piq.haarpsi)", **settings,
+    label = (f"1 + (h - 1) * (1 - content_weight * (1 - d)); h = 1 + 4 * (HaarPSI - {HAARPSI_FLOOR}) / (1 - {HAARPSI_FLOOR}) "
+             f"clipped to [1, 5] (piq.haarpsi); d = the pristine photo's detail level ({DETAIL_LOW} .. {DETAIL_HIGH} "
+             "onto 0 .. 1, qassess.synth.content)")
+    info = {"generator": "qassess data synth", "label": label, **settings,
             "images": len(rows), "sources": len({r["source"] for r in rows}), "skipped": len(skipped)}
     (out / "synth.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")

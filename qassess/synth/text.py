@@ -80,6 +80,9 @@ STRENGTHS = {
 
 OPENERS = ("A {s} photo.", "The picture looks {s}.", "Overall the image is {s}.", "At first sight the photo is {s}.",
            "This is a {s} picture.")
+# A pristine photo with little fine detail (`qassess.synth.content`): rated lower, so its text says why.
+SOFT = ("fine detail is limited, so it looks a little soft", "there is little fine texture and the edges are soft",
+        "the detail is modest rather than crisp")
 NO_FLAW = ("No visible flaws: it is sharp, clean and well exposed.", "There are no obvious defects.",
            "Nothing spoils the picture; there is no blur, noise or compression.")
 
@@ -107,15 +110,21 @@ def photo_strengths(ref) -> list[str]:
     return keys
 
 
-def describe(strengths: list[str], steps: list[tuple[str, str, int]], rng: random.Random) -> dict[str, str]:
+def describe(strengths: list[str], steps: list[tuple[str, str, int]], rng: random.Random,
+             soft: bool = False) -> dict[str, str]:
     """{description, good_aspect, bad_aspect} for one image; strengths: `photo_strengths` of its pristine
-    photo; steps: (type, family, level 1-5)."""
+    photo; steps: (type, family, level 1-5); soft: the pristine photo lacks fine detail (its labels are
+    lower for it), so the text says so instead of praising detail."""
+    if soft:
+        strengths = [k for k in strengths if k != "detail"]
     if steps:
         looks = [rng.choice(LOOK[t]) for t, _, _ in steps]
         looks = list(dict.fromkeys(looks))  # two flaws may look alike: say it once
         strongest = max(lv for _, _, lv in steps)
         degree = {1: "slightly ", 2: "somewhat ", 3: "", 4: "very ", 5: "extremely "}[strongest]
         look = degree + (" and ".join(looks) if len(looks) < 3 else ", ".join(looks[:-1]) + " and " + looks[-1])
+    elif soft:
+        look = " and ".join(rng.sample([w for w in CLEAN_LOOK if w not in ("crisp", "sharp", "detailed")], 2))
     else:
         look = " and ".join(rng.sample(CLEAN_LOOK, 2))
     opener = rng.choice(OPENERS)
@@ -132,6 +141,10 @@ def describe(strengths: list[str], steps: list[tuple[str, str, int]], rng: rando
         flaws = [f"{rng.choice(STRENGTH[lv])} {rng.choice(FLAW[t])}" for t, _, lv in steps]
         bad = _sentence(rng.choice(("There is ", "It suffers from ", "The main flaw is ")) + " and ".join(flaws)
                         + (" " + rng.choice(WHERE) if rng.random() < 0.5 else ""))
+        if soft and "detail" not in spoiled:  # a blur already says the detail is gone
+            bad = bad[:-1] + "; " + rng.choice(SOFT) + "."
+    elif soft:
+        bad = _sentence(rng.choice(SOFT))
     else:
         bad = rng.choice(NO_FLAW)
     return {"description": description, "good_aspect": good, "bad_aspect": bad}
