@@ -95,8 +95,8 @@ def test_visibility_phrases_are_one_attribute(text):
 @pytest.mark.parametrize("text, want", [
     ("The sign is murkily visible.", {"subject_clarity": "bad"}),  # the adverb's verdict, not "visible"'s
     ("The outline is vague.", {"subject_clarity": "bad"}),  # hand-made wins over WordNet's sharpness
-    ("It is unclear what the subject is.", {"subject_clarity": "bad"}),
-    ("It is clear what the subject is.", {"subject_clarity": "good"}),  # "clear what": predicative
+    ("It is unclear what the subject is.", {"intent": "bad"}),  # what it is about: intent (below)
+    ("It is clear what the subject is.", {"intent": "good"}),  # "clear what": predicative
     ("A distinct expression on a clear day.", {}),  # attributive: no verdict
     ("The hues are distinctly discernible.", {"color": "good"}),  # said of a neutral cue: its verdict
 ])
@@ -214,3 +214,34 @@ def test_appeal_is_an_attribute_of_its_own(text, want):
 ])
 def test_camera_shake_words(text, want):
     assert attributes.verdicts(text) == want
+
+
+# --------------------------------------------------------------------- intent apart from visibility
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The intention of the photo is unclear.", {"intent": "bad"}),  # an intent noun before the clarity word
+    ("The subject is not clear.", {"subject_clarity": "bad"}),  # "subject" is no intent noun: seeing it
+    ("I have a clear idea of what I want to capture.", {"intent": "good"}),
+    ("I have a murky idea of what I want.", {"intent": "bad"}),  # attributive, but of an intent noun
+    ("It is hard to tell what it shows.", {"intent": "bad"}),  # a wh-word after a visibility phrase
+    ("The scene is easy to imagine.", {"intent": "good"}),
+    ("The message is clear.", {"intent": "good"}),  # an intent noun takes a clarity word's verdict ...
+    ("The theme is poor.", {}),  # ... and no other word's
+    ("The subject is clearly visible.", {"subject_clarity": "good"}),  # visibility stays visibility
+    ("The subject is clearly captured.", {"subject_clarity": "good"}),  # an adverb: how it was captured
+    ("The sign is hard to make out.", {"subject_clarity": "bad"}),
+    ("The sign is easy to distinguish.", {"subject_clarity": "good"}),  # any verb of PERCEIVE
+])
+def test_intent_is_apart_from_visibility(text, want):
+    assert attributes.verdicts(text) == want
+
+
+def test_clearly_visible_does_not_contradict_an_unclear_intent():
+    """The dev case that made intent an attribute: "clearly visible" restates "sharp", and it used to
+    contradict the note's "it is unclear what the subject is" (both were one visibility attribute)."""
+    note = dict(good="The image looks sharp and there is no blurring.",
+                bad="It is unclear what the subject is supposed to be.")
+    a = attributes.compare_texts("It is clearly visible and not blurry, and there is uncertainty about what to capture.",
+                                 **note)
+    assert not a.contradicted and a.matched == ["intent", "sharpness"]

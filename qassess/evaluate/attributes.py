@@ -43,8 +43,8 @@ from dataclasses import replace
 from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
-    LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, SIDELESS, VISIBLE_WORDS,
-    WISHES, tokens)
+    INTENT_CUES, INTENT_NOUNS, LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY,
+    SCALERS, SIDELESS, VISIBLE_WORDS, WH_WORDS, WISHES, tokens)
 
 __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention",
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
@@ -122,6 +122,23 @@ def _degree(toks: list[str], start: int, end: int) -> tuple[int | None, bool]:
     return None, False
 
 
+def _about_intent(toks: list[str], i: int, end: int) -> bool:
+    """Whether the visibility cue at [i, end) says what the picture is about (see lexicon INTENT_CUES):
+    a wh-word after it ("unclear what", "hard to tell why"), an intent noun right after it ("a clear
+    idea", "a murky idea"), or, for a one-word clarity adjective, an intent noun before it in its clause
+    ("the intention of the photo is unclear")."""
+    nxt = toks[end] if end < len(toks) else None
+    if nxt in WH_WORDS or (end - i == 1 and nxt in INTENT_NOUNS):
+        return True
+    if end - i == 1 and toks[i] in INTENT_CUES:
+        for j in range(i - 1, max(-1, i - 7), -1):
+            if toks[j] in INTENT_NOUNS:
+                return True
+            if toks[j] in CLAUSE_BREAKS or (toks[j],) in PHRASES:
+                return False
+    return False
+
+
 def _place(toks: list[str], start: int, end: int) -> Place:
     """The surroundings of the cue at [start, end) within its sentence (see Place)."""
     s0 = start
@@ -160,7 +177,10 @@ def mentions(text: str | None) -> list[Mention]:
         name, pol = PHRASES[key]
         end = i + n
         nxt = toks[end] if end < len(toks) else None
-        if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in PREDICATE_NEXT) or i in consumed:
+        if name == "subject_clarity" and _about_intent(toks, i, end):
+            name = "intent"  # "it is unclear what it shows", "a clear idea": not whether it can be seen
+        if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in PREDICATE_NEXT and name != "intent") \
+                or i in consumed:
             i += 1
             continue
         if n == 1 and key[0] in VISIBLE_WORDS | PREDICATIVE_ONLY and i > 0 and toks[i - 1].endswith("ly") \
@@ -171,6 +191,8 @@ def mentions(text: str | None) -> list[Mention]:
         source = key if pol is not None else None  # the cue whose fault side this is (see OVER)
         if pol is None:
             pol, why, j = _evaluate(toks, i, end)
+            if name == "intent" and j is not None and PHRASES.get((toks[j],), (None,))[0] != "subject_clarity":
+                pol, why, j = None, "no clarity word", None  # "the message is clear", not "the theme is red"
             if j is not None and PHRASES.get((toks[j],), (None, None))[0] == name:
                 source = (toks[j],)  # "the colours are faded": the side of "faded"
             if j is not None:
