@@ -245,3 +245,21 @@ def test_clearly_visible_does_not_contradict_an_unclear_intent():
     a = attributes.compare_texts("It is clearly visible and not blurry, and there is uncertainty about what to capture.",
                                  **note)
     assert not a.contradicted and a.matched == ["intent", "sharpness"]
+
+
+def test_a_sibling_the_human_left_alone_stands_in():
+    """The human says "unclear what", the model "hard to make out": intent and visibility are one
+    judgement in these notes when only one of them is stated on each side; stated on both, each
+    keeps its own (the model's "clearly visible" does not answer the human's intent)."""
+    bad = "It is unclear what the subject is."
+    assert attributes.compare_texts("The subject is hard to make out.", bad=bad).matched == ["intent"]
+    assert attributes.compare_texts("The subject is easy to make out.", bad=bad).contradicted == ["intent"]
+    both = attributes.compare_texts("The sign is clearly visible.", good="The sign is clearly visible.", bad=bad)
+    assert both.missed == ["intent"] and both.matched == ["subject_clarity"]
+    assert attributes.compare_texts("The colours are dull.", bad=bad).missed == ["intent"]  # no sibling: missed
+
+
+def test_an_intent_cue_is_no_evaluative_word_for_a_neutral_cue():
+    # "focus" here is the picture's point, not its sharpness: "unclear" is not the focus's verdict
+    assert attributes.verdicts("The camera is steady, but it's unclear what the focus will be.") == \
+        {"sharpness": "good", "intent": "bad"}

@@ -87,6 +87,12 @@ class Agreement:
                 + (f" | degree off {','.join(self.degree_off)}" if self.degree_off else ""))
 
 
+# Attributes the notes use for one another: "unclear what it shows" and "hard to make out", "clearly
+# visible" and "sharp". When the model does not judge an attribute the human judged, its verdicts on a
+# sibling the human did not judge stand in (compare_mentions); where both are judged each keeps its own.
+SIBLINGS = {"intent": ("subject_clarity",), "subject_clarity": ("intent", "sharpness"),
+            "sharpness": ("subject_clarity",)}
+
 FALLBACKS = ("lenient", "majority", "strict")
 FALLBACK = "lenient"  # chosen on the dev split (docs/attributes.md)
 
@@ -136,6 +142,9 @@ def compare_mentions(human: list[Mention], model: list[Mention], fallback: str =
     judged = sorted({m.attribute for m in human if m.polarity in (GOOD, BAD)})
     for a in judged:
         candidates = [m for m in model if m.attribute == a and m.polarity in (GOOD, BAD)]
+        if not candidates:  # a sibling the human left alone stands in ("hard to make out" for "unclear what")
+            candidates = [m for m in model if m.attribute in SIBLINGS.get(a, ()) and m.attribute not in judged
+                          and m.polarity in (GOOD, BAD)]
         if not candidates:
             out.missed.append(a)
             continue

@@ -62,10 +62,12 @@ def _flip(p: str | None) -> str | None:
     return {GOOD: BAD, BAD: GOOD}.get(p) if p else None
 
 
-def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str, int | None]:
+def _evaluate(toks: list[str], start: int, end: int, skip: frozenset[int] = frozenset()
+              ) -> tuple[str | None, str, int | None]:
     """Polarity for a neutral cue at [start, end): the nearest evaluative word in its clause (and where);
     after "is/are/looks ..." the predicate first ("the hue is distinctly visible"), as a word on the
-    left may belong to the previous sentence when the punctuation is missing."""
+    left may belong to the previous sentence when the punctuation is missing. Words at `skip` (where an
+    intent cue starts: "unclear what the focus will be") judge what is meant, not the cue."""
     order = [j for dist in range(1, 5) for j in (start - dist, end - 1 + dist)]
     if end < len(toks) and toks[end] in COPULAS:
         order = [end - 1 + dist for dist in range(1, 5)] + [start - dist for dist in range(1, 5)]
@@ -73,7 +75,7 @@ def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str, i
         if j < 0 or j >= len(toks):
             continue
         between = toks[j + 1:start] if j < start else toks[end:j]
-        if any(t in CLAUSE_BREAKS for t in between) or toks[j] in CLAUSE_BREAKS:
+        if any(t in CLAUSE_BREAKS for t in between) or toks[j] in CLAUSE_BREAKS or j in skip:
             continue
         word = toks[j]
         pol = GOOD if word in GOOD_WORDS else BAD if word in BAD_WORDS else None
@@ -190,7 +192,8 @@ def mentions(text: str | None) -> list[Mention]:
         phrase, why = " ".join(key), "lexicon"
         source = key if pol is not None else None  # the cue whose fault side this is (see OVER)
         if pol is None:
-            pol, why, j = _evaluate(toks, i, end)
+            pol, why, j = _evaluate(toks, i, end, frozenset(k for k, f in at.items()
+                                                            if found[f] is not None and found[f].attribute == "intent"))
             if name == "intent" and j is not None and PHRASES.get((toks[j],), (None,))[0] != "subject_clarity":
                 pol, why, j = None, "no clarity word", None  # "the message is clear", not "the theme is red"
             if j is not None and PHRASES.get((toks[j],), (None, None))[0] == name:
