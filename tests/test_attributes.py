@@ -263,3 +263,16 @@ def test_an_intent_cue_is_no_evaluative_word_for_a_neutral_cue():
     # "focus" here is the picture's point, not its sharpness: "unclear" is not the focus's verdict
     assert attributes.verdicts("The camera is steady, but it's unclear what the focus will be.") == \
         {"sharpness": "good", "intent": "bad"}
+
+
+def test_a_summary_that_says_it_fewer_times_is_read_leniently():
+    """The model restates the note in fewer mentions: once each model mention is paired, a left-over
+    human mention is restated by any model mention of its polarity, not by the nearest word (which may
+    be the note's other, opposite verdict). A flip keeps the count, so it is still paired one to one."""
+    note = dict(good="The flowers are beautiful. There are many beautiful flowers. The photo is taken beautifully.",
+                bad="It is ordinary and boring.")
+    summary = "The red flowers are beautifully planted. The image is plain and boring."
+    assert attributes.compare_texts(summary, **note).matched == ["appeal"]
+    flipped = "The flowers are ugly. There are many beautiful flowers. The photo is taken beautifully. " \
+              "It is ordinary and boring."
+    assert attributes.compare_texts(flipped, **note).contradicted == ["appeal"]
