@@ -18,6 +18,10 @@ lexicon plus rules, so every verdict can be traced to the words that made it (`m
     discernible, legible, vague, murky), as paraphrases swap them freely; "X-ly visible" is the
     adverb's verdict, and a visibility word said of a neutral cue is that cue's ("the colours are
     distinctly visible");
+  * what the picture is about is an attribute of its own (intent: "it is unclear what it shows", "a
+    clear idea"), apart from whether it can be made out; a clarity word moves there before a wh-word or
+    when said of an intent noun, and the comparison lets a sibling attribute the other side left
+    alone stand in (attribute_agreement.SIBLINGS);
   * beside the hand-made cues, WordNet's (qassess/evaluate/wordnet_cues.py, generated) and the adverb of
     every one-word cue ("fuzzily"); the hand-made list wins where both name a word;
   * a fault's degree on an ordered scale of five (DEGREES: "slight" 1, "moderate" 2, "considerable" 3,
