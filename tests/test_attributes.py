@@ -95,8 +95,8 @@ def test_visibility_phrases_are_one_attribute(text):
 @pytest.mark.parametrize("text, want", [
     ("The sign is murkily visible.", {"subject_clarity": "bad"}),  # the adverb's verdict, not "visible"'s
     ("The outline is vague.", {"subject_clarity": "bad"}),  # hand-made wins over WordNet's sharpness
-    ("It is unclear what the subject is.", {"subject_clarity": "bad"}),
-    ("It is clear what the subject is.", {"subject_clarity": "good"}),  # "clear what": predicative
+    ("It is unclear what the subject is.", {"intent": "bad"}),  # what it is about: intent (below)
+    ("It is clear what the subject is.", {"intent": "good"}),  # "clear what": predicative
     ("A distinct expression on a clear day.", {}),  # attributive: no verdict
     ("The hues are distinctly discernible.", {"color": "good"}),  # said of a neutral cue: its verdict
 ])
@@ -214,3 +214,65 @@ def test_appeal_is_an_attribute_of_its_own(text, want):
 ])
 def test_camera_shake_words(text, want):
     assert attributes.verdicts(text) == want
+
+
+# --------------------------------------------------------------------- intent apart from visibility
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The intention of the photo is unclear.", {"intent": "bad"}),  # an intent noun before the clarity word
+    ("The subject is not clear.", {"subject_clarity": "bad"}),  # "subject" is no intent noun: seeing it
+    ("I have a clear idea of what I want to capture.", {"intent": "good"}),
+    ("I have a murky idea of what I want.", {"intent": "bad"}),  # attributive, but of an intent noun
+    ("It is hard to tell what it shows.", {"intent": "bad"}),  # a wh-word after a visibility phrase
+    ("The scene is easy to imagine.", {"intent": "good"}),
+    ("The message is clear.", {"intent": "good"}),  # an intent noun takes a clarity word's verdict ...
+    ("The theme is poor.", {}),  # ... and no other word's
+    ("The subject is clearly visible.", {"subject_clarity": "good"}),  # visibility stays visibility
+    ("The subject is clearly captured.", {"subject_clarity": "good"}),  # an adverb: how it was captured
+    ("The sign is hard to make out.", {"subject_clarity": "bad"}),
+    ("The sign is easy to distinguish.", {"subject_clarity": "good"}),  # any verb of PERCEIVE
+])
+def test_intent_is_apart_from_visibility(text, want):
+    assert attributes.verdicts(text) == want
+
+
+def test_clearly_visible_does_not_contradict_an_unclear_intent():
+    """The dev case that made intent an attribute: "clearly visible" restates "sharp", and it used to
+    contradict the note's "it is unclear what the subject is" (both were one visibility attribute)."""
+    note = dict(good="The image looks sharp and there is no blurring.",
+                bad="It is unclear what the subject is supposed to be.")
+    a = attributes.compare_texts("It is clearly visible and not blurry, and there is uncertainty about what to capture.",
+                                 **note)
+    assert not a.contradicted and a.matched == ["intent", "sharpness"]
+
+
+def test_a_sibling_the_human_left_alone_stands_in():
+    """The human says "unclear what", the model "hard to make out": intent and visibility are one
+    judgement in these notes when only one of them is stated on each side; stated on both, each
+    keeps its own (the model's "clearly visible" does not answer the human's intent)."""
+    bad = "It is unclear what the subject is."
+    assert attributes.compare_texts("The subject is hard to make out.", bad=bad).matched == ["intent"]
+    assert attributes.compare_texts("The subject is easy to make out.", bad=bad).contradicted == ["intent"]
+    both = attributes.compare_texts("The sign is clearly visible.", good="The sign is clearly visible.", bad=bad)
+    assert both.missed == ["intent"] and both.matched == ["subject_clarity"]
+    assert attributes.compare_texts("The colours are dull.", bad=bad).missed == ["intent"]  # no sibling: missed
+
+
+def test_an_intent_cue_is_no_evaluative_word_for_a_neutral_cue():
+    # "focus" here is the picture's point, not its sharpness: "unclear" is not the focus's verdict
+    assert attributes.verdicts("The camera is steady, but it's unclear what the focus will be.") == \
+        {"sharpness": "good", "intent": "bad"}
+
+
+def test_a_summary_that_says_it_fewer_times_is_read_leniently():
+    """The model restates the note in fewer mentions: once each model mention is paired, a left-over
+    human mention is restated by any model mention of its polarity, not by the nearest word (which may
+    be the note's other, opposite verdict). A flip keeps the count, so it is still paired one to one."""
+    note = dict(good="The flowers are beautiful. There are many beautiful flowers. The photo is taken beautifully.",
+                bad="It is ordinary and boring.")
+    summary = "The red flowers are beautifully planted. The image is plain and boring."
+    assert attributes.compare_texts(summary, **note).matched == ["appeal"]
+    flipped = "The flowers are ugly. There are many beautiful flowers. The photo is taken beautifully. " \
+              "It is ordinary and boring."
+    assert attributes.compare_texts(flipped, **note).contradicted == ["appeal"]

@@ -87,15 +87,21 @@ class Agreement:
                 + (f" | degree off {','.join(self.degree_off)}" if self.degree_off else ""))
 
 
+# Attributes the notes use for one another: "unclear what it shows" and "hard to make out", "clearly
+# visible" and "sharp". When the model does not judge an attribute the human judged, its verdicts on a
+# sibling the human did not judge stand in (compare_mentions); where both are judged each keeps its own.
+SIBLINGS = {"intent": ("subject_clarity",), "subject_clarity": ("intent", "sharpness"),
+            "sharpness": ("subject_clarity",)}
+
 FALLBACKS = ("lenient", "majority", "strict")
 FALLBACK = "lenient"  # chosen on the dev split (docs/attributes.md)
 
 
-def _pair(h: Mention, candidates: list[Mention], fallback: str) -> Mention | None:
+def _pair(h: Mention, candidates: list[Mention], fallback: str, by_place: bool = True) -> Mention | None:
     """The model mention that restates `h`: the likeliest by place; when no candidate shares anything
     with it (different sentences altogether), by `fallback`: lenient takes one of the same polarity if
     any, strict one of the opposite, majority the polarity most of the candidates have."""
-    if h.place is not None and all(c.place is not None for c in candidates):
+    if by_place and h.place is not None and all(c.place is not None for c in candidates):
         scored = [(h.place.likeness(c.place), c) for c in candidates]  # type: ignore[arg-type]
         best = max(s for s, _ in scored)
         if best > 0:
@@ -112,7 +118,9 @@ def _pair(h: Mention, candidates: list[Mention], fallback: str) -> Mention | Non
 def _pairs(hs: list[Mention], candidates: list[Mention], fallback: str) -> list[tuple[Mention, Mention]]:
     """Each human mention with the model mention that restates it, one to one while both sides last
     (the most alike pairs first): two human mentions may not both claim the model's one agreeing
-    mention and leave its flipped one unread. Left-over human mentions pair as `_pair` says."""
+    mention and leave its flipped one unread. Left-over human mentions pair as `_pair` says among the
+    model mentions not taken; when every model mention is taken (the model said it fewer times, as a
+    summary does), by polarity alone: the nearest word may be the note's other, opposite verdict."""
     scored = sorted(((h.place.likeness(c.place), i, k) for i, h in enumerate(hs) for k, c in enumerate(candidates)
                      if h.place is not None and c.place is not None), key=lambda t: (-t[0], t[1], t[2]))
     chosen: dict[int, Mention] = {}
@@ -123,7 +131,10 @@ def _pairs(hs: list[Mention], candidates: list[Mention], fallback: str) -> list[
         if i not in chosen and k not in taken:
             chosen[i] = candidates[k]
             taken.add(k)
-    rest = [c for k, c in enumerate(candidates) if k not in taken] or candidates
+    rest = [c for k, c in enumerate(candidates) if k not in taken]
+    if not rest:  # the model said it fewer times (a summary): any of its mentions may restate the rest
+        return [(h, chosen[i] if i in chosen else _pair(h, candidates, fallback, by_place=False))
+                for i, h in enumerate(hs)]
     return [(h, chosen[i] if i in chosen else _pair(h, rest, fallback)) for i, h in enumerate(hs)]
 
 
@@ -136,6 +147,9 @@ def compare_mentions(human: list[Mention], model: list[Mention], fallback: str =
     judged = sorted({m.attribute for m in human if m.polarity in (GOOD, BAD)})
     for a in judged:
         candidates = [m for m in model if m.attribute == a and m.polarity in (GOOD, BAD)]
+        if not candidates:  # a sibling the human left alone stands in ("hard to make out" for "unclear what")
+            candidates = [m for m in model if m.attribute in SIBLINGS.get(a, ()) and m.attribute not in judged
+                          and m.polarity in (GOOD, BAD)]
         if not candidates:
             out.missed.append(a)
             continue

@@ -99,6 +99,22 @@ ATTRIBUTES: dict[str, Attribute] = {
              "indiscernible", "hard to make out", "difficult to make out", "hard to discern", "difficult to discern",
              "hard to identify", "difficult to identify", "hard to recognize", "difficult to recognize",
              "unrecognizable", "obscure", "ambiguous")),
+    # What the picture is about, apart from whether it can be made out: "it is unclear what the subject
+    # is", "a clear idea of what to capture", "the intention is vague". The notes say both, and one
+    # attribute for the two let "clearly visible" (a paraphrase of "sharp") contradict "unclear what
+    # it shows". A visibility cue moves here by a rule (attributes.py: _about_intent); the nouns below
+    # are neutral cues that take only a clarity word's verdict ("the message is clear").
+    "intent": Attribute(
+        "whether it is clear what the picture is about or meant to show",
+        good=("clear idea", "clear intention", "clear intent", "clear message", "clear purpose", "clear theme",
+              "clear concept", "clear what", "obvious what", "easy to imagine", "easy to grasp",
+              "easy to tell what", "easily imagined"),
+        bad=("unclear what", "uncertain what", "uncertainty about what", "not know what", "no idea what",
+             "hard to imagine", "difficult to imagine", "hard to grasp", "difficult to grasp", "hard to tell what",
+             "difficult to tell what", "vague idea", "unclear intention", "unclear message", "unclear theme",
+             "unclear purpose"),
+        neutral=("intention", "intent", "intended focus", "intended subject", "message", "purpose", "theme",
+                 "concept")),
 }
 
 PREDICATIVE_ONLY = {"clear", "visible", "distinct"}  # cue only when not followed by a noun ("a clear sky")
@@ -115,6 +131,18 @@ SIDELESS = frozenset(("color cast", "cast", "hue shift", "color shift", "false c
 # Words that make a thing visible or not; after an adverb of the same kind ("distinctly visible",
 # "clearly discernible") they are one phrase, the adverb's.
 VISIBLE_WORDS = frozenset("visible discernible legible readable recognizable seen".split())
+# A clarity cue says what the picture is about (intent), not whether it can be seen, when a wh-word
+# follows it ("unclear what ...", "hard to tell why") or it is said of one of these nouns ("the
+# intention of the photo is unclear", "a clear idea"). Only these cues: "clearly visible" stays
+# visibility. Not "subject": "the subject is not clear" is as often about seeing it as about its point.
+INTENT_CUES = frozenset("clear unclear vague ambiguous confusing obscure distinct murky "
+                        "indistinct uncertain".split())
+INTENT_NOUNS = frozenset("intention intent purpose message theme idea concept point "
+                         "meaning story".split())
+WH_WORDS = frozenset("what why which who whom whether where".split())
+# "easy to see", "hard to make out": one verb list, so a paraphrase with another verb is still read.
+PERCEIVE = ("see", "read", "understand", "make out", "tell", "recognize", "identify", "discern", "distinguish",
+            "interpret", "follow", "notice")
 
 GOOD_WORDS = frozenset("good great nice nicely fine excellent beautiful beautifully pleasing vivid rich natural strong "
                        "well clear clearly effective proper properly correct correctly interesting balanced reasonable "
@@ -160,12 +188,17 @@ _TOKEN = re.compile(r"[a-z]+|[.,;:!?]")
 
 
 def _phrases() -> dict[tuple[str, ...], tuple[str, str | None]]:
-    """Cue phrase -> (attribute, polarity): the hand-made list first (it wins), then WordNet's words."""
+    """Cue phrase -> (attribute, polarity): the hand-made list first (it wins), then the easy/hard-to-see
+    phrases of PERCEIVE, then WordNet's words."""
     out: dict[tuple[str, ...], tuple[str, str | None]] = {}
     for name, attr in ATTRIBUTES.items():
         for words, pol in ((attr.good, GOOD), (attr.bad, BAD), (attr.neutral, None)):
             for w in words:
                 out.setdefault(tuple(w.split()), (name, pol))
+    for verb in PERCEIVE:
+        for head, pol in (("easy to", GOOD), ("simple to", GOOD), ("hard to", BAD), ("difficult to", BAD),
+                          ("impossible to", BAD)):
+            out.setdefault(tuple(f"{head} {verb}".split()), ("subject_clarity", pol))
     for name, sides in WORDNET.items():
         if name in ATTRIBUTES:
             for pol in (GOOD, BAD):

@@ -18,6 +18,10 @@ lexicon plus rules, so every verdict can be traced to the words that made it (`m
     discernible, legible, vague, murky), as paraphrases swap them freely; "X-ly visible" is the
     adverb's verdict, and a visibility word said of a neutral cue is that cue's ("the colours are
     distinctly visible");
+  * what the picture is about is an attribute of its own (intent: "it is unclear what it shows", "a
+    clear idea"), apart from whether it can be made out; a clarity word moves there before a wh-word or
+    when said of an intent noun, and the comparison lets a sibling attribute the other side left
+    alone stand in (attribute_agreement.SIBLINGS);
   * beside the hand-made cues, WordNet's (qassess/evaluate/wordnet_cues.py, generated) and the adverb of
     every one-word cue ("fuzzily"); the hand-made list wins where both name a word;
   * a fault's degree on an ordered scale of five (DEGREES: "slight" 1, "moderate" 2, "considerable" 3,
@@ -43,8 +47,8 @@ from dataclasses import replace
 from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
     ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
-    LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY, SCALERS, SIDELESS, VISIBLE_WORDS,
-    WISHES, tokens)
+    INTENT_CUES, INTENT_NOUNS, LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY,
+    SCALERS, SIDELESS, VISIBLE_WORDS, WH_WORDS, WISHES, tokens)
 
 __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", "GOOD", "Mention",
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
@@ -62,10 +66,12 @@ def _flip(p: str | None) -> str | None:
     return {GOOD: BAD, BAD: GOOD}.get(p) if p else None
 
 
-def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str, int | None]:
+def _evaluate(toks: list[str], start: int, end: int, skip: frozenset[int] = frozenset()
+              ) -> tuple[str | None, str, int | None]:
     """Polarity for a neutral cue at [start, end): the nearest evaluative word in its clause (and where);
     after "is/are/looks ..." the predicate first ("the hue is distinctly visible"), as a word on the
-    left may belong to the previous sentence when the punctuation is missing."""
+    left may belong to the previous sentence when the punctuation is missing. Words at `skip` (where an
+    intent cue starts: "unclear what the focus will be") judge what is meant, not the cue."""
     order = [j for dist in range(1, 5) for j in (start - dist, end - 1 + dist)]
     if end < len(toks) and toks[end] in COPULAS:
         order = [end - 1 + dist for dist in range(1, 5)] + [start - dist for dist in range(1, 5)]
@@ -73,7 +79,7 @@ def _evaluate(toks: list[str], start: int, end: int) -> tuple[str | None, str, i
         if j < 0 or j >= len(toks):
             continue
         between = toks[j + 1:start] if j < start else toks[end:j]
-        if any(t in CLAUSE_BREAKS for t in between) or toks[j] in CLAUSE_BREAKS:
+        if any(t in CLAUSE_BREAKS for t in between) or toks[j] in CLAUSE_BREAKS or j in skip:
             continue
         word = toks[j]
         pol = GOOD if word in GOOD_WORDS else BAD if word in BAD_WORDS else None
@@ -122,6 +128,23 @@ def _degree(toks: list[str], start: int, end: int) -> tuple[int | None, bool]:
     return None, False
 
 
+def _about_intent(toks: list[str], i: int, end: int) -> bool:
+    """Whether the visibility cue at [i, end) says what the picture is about (see lexicon INTENT_CUES):
+    a wh-word after it ("unclear what", "hard to tell why"), an intent noun right after it ("a clear
+    idea", "a murky idea"), or, for a one-word clarity adjective, an intent noun before it in its clause
+    ("the intention of the photo is unclear")."""
+    nxt = toks[end] if end < len(toks) else None
+    if nxt in WH_WORDS or (end - i == 1 and nxt in INTENT_NOUNS):
+        return True
+    if end - i == 1 and toks[i] in INTENT_CUES:
+        for j in range(i - 1, max(-1, i - 7), -1):
+            if toks[j] in INTENT_NOUNS:
+                return True
+            if toks[j] in CLAUSE_BREAKS or (toks[j],) in PHRASES:
+                return False
+    return False
+
+
 def _place(toks: list[str], start: int, end: int) -> Place:
     """The surroundings of the cue at [start, end) within its sentence (see Place)."""
     s0 = start
@@ -160,7 +183,10 @@ def mentions(text: str | None) -> list[Mention]:
         name, pol = PHRASES[key]
         end = i + n
         nxt = toks[end] if end < len(toks) else None
-        if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in PREDICATE_NEXT) or i in consumed:
+        if name == "subject_clarity" and _about_intent(toks, i, end):
+            name = "intent"  # "it is unclear what it shows", "a clear idea": not whether it can be seen
+        if (n == 1 and key[0] in PREDICATIVE_ONLY and nxt not in PREDICATE_NEXT and name != "intent") \
+                or i in consumed:
             i += 1
             continue
         if n == 1 and key[0] in VISIBLE_WORDS | PREDICATIVE_ONLY and i > 0 and toks[i - 1].endswith("ly") \
@@ -170,7 +196,10 @@ def mentions(text: str | None) -> list[Mention]:
         phrase, why = " ".join(key), "lexicon"
         source = key if pol is not None else None  # the cue whose fault side this is (see OVER)
         if pol is None:
-            pol, why, j = _evaluate(toks, i, end)
+            pol, why, j = _evaluate(toks, i, end, frozenset(k for k, f in at.items()
+                                                            if found[f] is not None and found[f].attribute == "intent"))
+            if name == "intent" and j is not None and PHRASES.get((toks[j],), (None,))[0] != "subject_clarity":
+                pol, why, j = None, "no clarity word", None  # "the message is clear", not "the theme is red"
             if j is not None and PHRASES.get((toks[j],), (None, None))[0] == name:
                 source = (toks[j],)  # "the colours are faded": the side of "faded"
             if j is not None:
