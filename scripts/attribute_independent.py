@@ -27,7 +27,8 @@ Reported: the share of cases whose attribute score ranks the paraphrase strictly
 contradiction (ties, reversals and comments with no readable verdict count against), for the analysis
 at a0c6e44 (before the lexicon work), at 5391290 (the second pass) and as it is now.
 
-    .venv/bin/python scripts/attribute_independent.py --data DIR [--n 300] [--show-cases 5] [--json out.json]
+    .venv/bin/python scripts/attribute_independent.py --data DIR [--n 300] [--split dev] [--json out.json]
+        [--show-cases 5: generated cases, no scores] [--show-failures 50: dev failures only, with what was read]
 """
 from __future__ import annotations
 
@@ -162,20 +163,41 @@ def attributes_at(commit: str):
     return importlib.import_module(f"{package}.attributes")
 
 
-def evaluate(sets: dict[str, list[dict]], measures: dict) -> dict:
+def outcome(module, c: dict) -> str:
+    """paraphrase_higher | tie | contradiction_higher | no_human_verdict for one case."""
+    p = module.compare_texts(c["paraphrase"], c["human"]).score
+    q = module.compare_texts(c["contradiction"], c["human"]).score
+    return ("no_human_verdict" if p is None or q is None else "paraphrase_higher" if p > q + 1e-9
+            else "tie" if abs(p - q) <= 1e-9 else "contradiction_higher")
+
+
+def failures(sets: dict[str, list[dict]], module, n: int) -> list[str]:
+    """Readable lines for up to n failures per set, dev cases only (held cases are for the measure and
+    are never printed): the texts, the outcome, and what the analysis read in each."""
+    lines = []
+    for name, cases in sets.items():
+        bad = [(c, o) for c in cases if c["split"] == "dev" for o in [outcome(module, c)] if o != "paraphrase_higher"]
+        lines.append(f"{name} [dev]: {len(bad)} failures")
+        for c, o in bad[:n]:
+            lines.append(f"  [{o}] human: {c['human']}")
+            for key in ("paraphrase", "contradiction"):
+                a = module.compare_texts(c[key], c["human"])
+                lines.append(f"    {key}: {c[key]}\n      score {a.score} {a.detail()}")
+            lines.append("    human read: " + "; ".join(f"{m.attribute}={m.polarity}<{m.phrase}>"
+                                                       for m in module.mentions(c["human"]) if m.polarity))
+    return lines
+
+
+def evaluate(sets: dict[str, list[dict]], measures: dict, splits: tuple[str, ...] = ("dev", "held", "all")) -> dict:
     out = {}
     for name, cases in sets.items():
-        for split in ("dev", "held", "all"):
+        for split in splits:
             chosen = [c for c in cases if split == "all" or c["split"] == split]
             row = {"n": len(chosen)}
             for label, module in measures.items():
                 tally = {"paraphrase_higher": 0, "tie": 0, "contradiction_higher": 0, "no_human_verdict": 0}
                 for c in chosen:
-                    p = module.compare_texts(c["paraphrase"], c["human"]).score
-                    q = module.compare_texts(c["contradiction"], c["human"]).score
-                    key = ("no_human_verdict" if p is None or q is None else "paraphrase_higher" if p > q + 1e-9
-                           else "tie" if abs(p - q) <= 1e-9 else "contradiction_higher")
-                    tally[key] += 1
+                    tally[outcome(module, c)] += 1
                 row[label] = {k: v / max(1, len(chosen)) for k, v in tally.items()}
             out[f"{name} [{split}]"] = row
     return out
@@ -187,6 +209,10 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--show-cases", type=int, default=0, help="print this many generated cases and stop "
                                                                   "(no scores: to read the generator)")
+    parser.add_argument("--split", choices=("dev", "every"), default="every",
+                        help="dev: the dev split only (for tuning); every: dev, held and all")
+    parser.add_argument("--show-failures", type=int, default=0,
+                        help="print this many dev failures per set (current analysis; held cases never) and stop")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if not (args.data / FILE).is_file():
@@ -200,7 +226,11 @@ def main() -> int:
         return 0
     from qassess.evaluate import attributes
 
-    out = evaluate(sets, {**{c: attributes_at(c) for c in BASELINES}, "new": attributes})
+    if args.show_failures:
+        print("\n".join(failures(sets, attributes, args.show_failures)))
+        return 0
+    splits = ("dev",) if args.split == "dev" else ("dev", "held", "all")
+    out = evaluate(sets, {**{c: attributes_at(c) for c in BASELINES}, "new": attributes}, splits)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
     for name, row in out.items():
