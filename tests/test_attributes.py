@@ -276,3 +276,26 @@ def test_a_summary_that_says_it_fewer_times_is_read_leniently():
     flipped = "The flowers are ugly. There are many beautiful flowers. The photo is taken beautifully. " \
               "It is ordinary and boring."
     assert attributes.compare_texts(flipped, **note).contradicted == ["appeal"]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The picture is lacking contrast.", {"contrast": "bad"}),  # "lacking": the bad word, not also a negator
+    ("It seems a bit lacking in contrast.", {"contrast": "bad"}),
+    ("The contrast is not lacking.", {"contrast": "good"}),  # a negator before the bad word still flips it
+    ("Not lacking contrast at all.", {"contrast": "good"}),
+    ("There is no contrast.", {"contrast": "bad"}),  # a negated neutral cue is still bad
+])
+def test_a_negator_that_is_the_evaluative_word_negates_once(text, want):
+    assert attributes.verdicts(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The area is not too bright.", {"exposure": "good"}),  # not the fault "too bright"
+    ("The sky is not overly vivid.", {"color": "good"}),
+    ("The area is not bright.", {"exposure": "bad"}),  # without "too": negated as before
+    ("The eye is not too sharp.", {"sharpness": "bad"}),  # one-sided: "not very sharp"
+])
+def test_not_too_on_a_two_sided_fault(text, want):
+    assert attributes.verdicts(text) == want
+    if want.get("exposure") == "good":
+        assert attributes.compare_texts(text, "The area is not overexposed.").matched == ["exposure"]

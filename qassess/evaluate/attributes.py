@@ -195,6 +195,7 @@ def mentions(text: str | None) -> list[Mention]:
             continue
         phrase, why = " ".join(key), "lexicon"
         source = key if pol is not None else None  # the cue whose fault side this is (see OVER)
+        judge = None  # where the evaluative word of a neutral cue is
         if pol is None:
             pol, why, j = _evaluate(toks, i, end, frozenset(k for k, f in at.items()
                                                             if found[f] is not None and found[f].attribute == "intent"))
@@ -202,17 +203,20 @@ def mentions(text: str | None) -> list[Mention]:
                 pol, why, j = None, "no clarity word", None  # "the message is clear", not "the theme is red"
             if j is not None and PHRASES.get((toks[j],), (None, None))[0] == name:
                 source = (toks[j],)  # "the colours are faded": the side of "faded"
+            judge = j
             if j is not None:
                 consumed.add(j)  # "dull colours": a colour verdict, not also a contrast one
                 if j in at and found[at[j]] is not None and found[at[j]].attribute != name:
                     found[at[j]] = None  # type: ignore[call-overload]
         window = toks[max(0, i - 3):i]
-        negated = False
+        negated, k = False, None
         if any(t in NEGATORS for t in window) and not any(t in BREAKS for t in window[-2:]):
             # the negator must reach this cue: no other cue between them, nor an evaluative word that
             # took it already ("lacks distinct focus", "the focus is not correct, blurry")
             k = max(j for j in range(max(0, i - 3), i) if toks[j] in NEGATORS)
-            negated = k >= last_end and not any(j in consumed for j in range(k + 1, i))
+            # ... nor is the negator the evaluative word itself ("lacking contrast" is bad once, not
+            # twice: "lacking" is both a negator and a bad word)
+            negated = k >= last_end and k != judge and not any(j in consumed for j in range(k + 1, i))
         if not negated and last_negated and i > last_end and all(t in LIST_JOINERS for t in toks[last_end:i]):
             negated = True  # "no blur, noise or compression"
         if nxt == "free" or (nxt == "is" and end + 1 < len(toks) and toks[end + 1] == "free"):
@@ -222,7 +226,9 @@ def mentions(text: str | None) -> list[Mention]:
             else "over" if said in OVER[name] else "under"  # "the lighting is poor": no side
         if side and why.endswith("intensified"):
             side = "over"  # "the colours are too vivid"
-        if negated:
+        if negated and k is not None and name in OVER and pol == GOOD and any(t in INTENSIFIERS for t in toks[k + 1:i]):
+            pol, side, why = GOOD, None, why + "; not too"  # "not too bright": not the fault of a two-sided
+        elif negated:                                        # attribute ("not too sharp" is "not very sharp")
             pol = _flip(pol) if pol else BAD
             why += "; negated"
         elif pol != BAD and any(t in INTENSIFIERS for t in toks[max(0, i - 3):i]):
