@@ -299,3 +299,13 @@ def test_not_too_on_a_two_sided_fault(text, want):
     assert attributes.verdicts(text) == want
     if want.get("exposure") == "good":
         assert attributes.compare_texts(text, "The area is not overexposed.").matched == ["exposure"]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The depth of field is too shallow. Interesting subject.", {"appeal": "good"}),  # "too" stops at "."
+    ("It could be improved. Sharp eyes.", {"sharpness": "good"}),  # a wish stops at "." too
+    ("The eyes could be sharper.", {"sharpness": "bad"}),  # within the clause: as before
+    ("The sky is too bright.", {"exposure": "bad"}),
+])
+def test_too_and_wishes_stay_in_their_clause(text, want):
+    assert attributes.verdicts(text) == want

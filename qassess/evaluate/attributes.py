@@ -94,6 +94,14 @@ def _evaluate(toks: list[str], start: int, end: int, skip: frozenset[int] = froz
     return None, "no evaluative word", None
 
 
+def _before(toks: list[str], i: int, n: int) -> list[str]:
+    """Up to n words before token i, within its clause: "too" and a wish reach no cue past a full stop
+    or a "but" ("... too shallow. Intriguing subject" is no "too intriguing")."""
+    window = toks[max(0, i - n):i]
+    cut = max((k + 1 for k, t in enumerate(window) if t in BREAKS), default=0)
+    return window[cut:]
+
+
 def _degree(toks: list[str], start: int, end: int) -> tuple[int | None, bool]:
     """The degree word qualifying the cue at [start, end) (up to three words before it, or "is/are X"
     after it, within the clause), and whether it says the fault is absent ("minimal", "barely any").
@@ -231,10 +239,10 @@ def mentions(text: str | None) -> list[Mention]:
         elif negated:                                        # attribute ("not too sharp" is "not very sharp")
             pol = _flip(pol) if pol else BAD
             why += "; negated"
-        elif pol != BAD and any(t in INTENSIFIERS for t in toks[max(0, i - 3):i]):
+        elif pol != BAD and any(t in INTENSIFIERS for t in _before(toks, i, 3)):
             pol, why = BAD, why + "; 'too'"
             side = "over" if side else None  # "too bright", "too vivid"
-        elif pol == GOOD and any(t in WISHES for t in toks[max(0, i - 4):i]):
+        elif pol == GOOD and any(t in WISHES for t in _before(toks, i, 4)):
             pol, why = BAD, why + "; a wish"
         degree, absent = _degree(toks, i, end) if pol == BAD else (None, False)  # "a slight lack of focus"
         if absent:
