@@ -34,6 +34,8 @@ SEEDS = (
     ("color", "bad", "adj", "00404961", "bleached, faded, washed-out: lost brilliance of color"),
     ("exposure", "good", "adj", "00271022", "bright: having lots of light"),
     ("exposure", "bad", "adj", "00273082", "dark: deficient in light or brightness"),
+    ("appeal", "good", "adj", "00217728", "beautiful: delighting the senses or exciting intellectual pleasure"),
+    ("appeal", "good", "adj", "01343918", "interesting: arousing or holding the attention"),
     ("evaluative", "good", "adj", "01807220", "pleasing: giving pleasure and satisfaction"),
     ("evaluative", "good", "adj", "01800350", "pleasant: in harmony with your taste"),
     ("evaluative", "good", "adj", "00166146", "attractive: pleasing to the eye"),
@@ -54,7 +56,8 @@ EXCLUDE = frozenset(
     "shrill changeable chatoyant psychedelic prismatic iridescent sober subdued sulky inflamed reddened candent "
     "candescent bioluminescent autofluorescent phosphorescent luminescent fluorescent glossy showy taking winning "
     "grateful ungrateful redeeming cunning dinky sweet faint clear cloudy crystalline wispy twilight twilit "
-    "lighting up easy acid bitter tart caustic corked corky sulfurous sulphurous subfusc dour grim".split())
+    "lighting up easy acid bitter tart caustic corked corky sulfurous sulphurous subfusc dour grim "
+    "slow dry pedestrian absorbing narcotic deadening earthbound amusive prosy pretty pretty".split())
 
 
 def read_synsets(folder: Path, pos: str) -> dict[str, tuple[list[str], list[tuple[str, str]]]]:

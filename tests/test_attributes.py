@@ -309,3 +309,14 @@ def test_not_too_on_a_two_sided_fault(text, want):
 ])
 def test_too_and_wishes_stay_in_their_clause(text, want):
     assert attributes.verdicts(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("An intriguing subject.", {"appeal": "good"}),  # WordNet: similar to "interesting"
+    ("A gorgeous scene.", {"appeal": "good"}),  # similar to "beautiful"
+    ("A tedious picture.", {"appeal": "bad"}),  # "interesting"'s antonym's satellites
+    ("The sky is dull.", {"color": "bad"}),  # WordNet files "dull" under colour and appeal: colour comes first
+    ("A slow shutter speed.", {}),  # excluded: "slow" is no verdict on the look
+])
+def test_wordnet_appeal_words(text, want):
+    assert attributes.verdicts(text) == want

@@ -199,11 +199,10 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, str | None]]:
         for head, pol in (("easy to", GOOD), ("simple to", GOOD), ("hard to", BAD), ("difficult to", BAD),
                           ("impossible to", BAD)):
             out.setdefault(tuple(f"{head} {verb}".split()), ("subject_clarity", pol))
-    for name, sides in WORDNET.items():
-        if name in ATTRIBUTES:
-            for pol in (GOOD, BAD):
-                for w in sides[pol]:
-                    out.setdefault(tuple(w.split()), (name, pol))
+    for name in ATTRIBUTES:  # in ATTRIBUTES' order: a word WordNet files under two ("dull") is the first's
+        for pol in (GOOD, BAD):
+            for w in WORDNET.get(name, {}).get(pol, ()):
+                out.setdefault(tuple(w.split()), (name, pol))
     for key, (name, pol) in list(out.items()):  # "fuzzy" -> "fuzzily", "distinct" -> "distinctly"
         if len(key) == 1 and pol and len(key[0]) > 3 and not key[0].endswith("ly"):
             w = key[0]

@@ -1,5 +1,5 @@
 """Quality cue words from WordNet 3.0, written by scripts/build_lexicon.py (do not edit by hand:
-change its SEEDS or EXCLUDE and rerun it). Seed senses: 00780352 (crisp, sharp), 00779374 (distinct), 00781644 (blurred, blurry, fuzzy), 00310433 (detailed, elaborate), 00402855 (bright, brilliant, vivid), 00393683 (intense, vivid), 00393508 (saturated, pure), 00403385 (deep, rich), 00393992 (dull), 00404961 (bleached, faded, washed-out), 00271022 (bright), 00273082 (dark), 01807220 (pleasing), 01800350 (pleasant), 00166146 (attractive), 01123148 (good), 01125429 (bad), 01801601 (unpleasant).
+change its SEEDS or EXCLUDE and rerun it). Seed senses: 00780352 (crisp, sharp), 00779374 (distinct), 00781644 (blurred, blurry, fuzzy), 00310433 (detailed, elaborate), 00402855 (bright, brilliant, vivid), 00393683 (intense, vivid), 00393508 (saturated, pure), 00403385 (deep, rich), 00393992 (dull), 00404961 (bleached, faded, washed-out), 00271022 (bright), 00273082 (dark), 00217728 (beautiful), 01343918 (interesting), 01807220 (pleasing), 01800350 (pleasant), 00166146 (attractive), 01123148 (good), 01125429 (bad), 01801601 (unpleasant).
 
 WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. THIS SOFTWARE AND
 DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR WARRANTIES,
@@ -7,6 +7,22 @@ EXPRESS OR IMPLIED (WordNet 3.0 licence; the word lists below are derived from t
 """
 
 CUES: dict[str, dict[str, tuple[str, ...]]] = {
+    'appeal': {
+        'good': (
+            'amusing', 'beauteous', 'beautiful', 'better looking', 'bonnie', 'bonny', 'comely', 'dishy',
+            'diverting', 'engrossing', 'entertaining', 'exquisite', 'fascinating', 'fine looking', 'glorious',
+            'good looking', 'gorgeous', 'gripping', 'handsome', 'interesting', 'intriguing', 'lovely',
+            'newsworthy', 'picturesque', 'pretty pretty', 'pulchritudinous', 'ravishing', 'resplendent',
+            'riveting', 'scenic', 'sightly', 'splendid', 'splendiferous', 'stunning', 'well favored',
+            'well favoured',
+        ),
+        'bad': (
+            'boring', 'disfigured', 'dull', 'evil looking', 'fugly', 'grotesque', 'hideous', 'ho hum',
+            'ill favored', 'ill favoured', 'insipid', 'irksome', 'jejune', 'monstrous', 'ponderous',
+            'prosaic', 'putdownable', 'repulsive', 'scrofulous', 'soporiferous', 'soporific', 'tedious',
+            'tiresome', 'ugly', 'uninteresting', 'unlovely', 'unpicturesque', 'unsightly', 'wearisome',
+        ),
+    },
     'color': {
         'good': (
             'bright', 'colorful', 'colourful', 'rich', 'saturated', 'vibrant', 'vivid',
