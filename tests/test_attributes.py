@@ -320,3 +320,27 @@ def test_too_and_wishes_stay_in_their_clause(text, want):
 ])
 def test_wordnet_appeal_words(text, want):
     assert attributes.verdicts(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The focus looks a little soft.", {"sharpness": "bad"}),  # "soft" judges sharpness's neutral cues
+    ("The details are softer than they should be.", {"sharpness": "bad"}),
+    ("The soft lighting suits the portrait.", {}),  # ... and no other attribute's
+    ("The colours are soft.", {}),
+])
+def test_an_evaluative_word_of_one_attribute(text, want):
+    assert attributes.verdicts(text) == want
+
+
+def test_a_wish_for_one_side_of_a_two_sided_fault_is_the_other_side():
+    assert attributes.compare_texts("The sky could be darker.", "The sky is overexposed.").matched == ["exposure"]
+    assert attributes.compare_texts("The sky could be darker.", "The sky is too dark.").contradicted == ["exposure"]
+    assert attributes.compare_texts("The sky is darker.", "The sky is too dark.").matched == ["exposure"]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The subject sits too much in the center.", {"composition": "bad"}),  # the phrase of "centered"
+    ("A tree in the middle of the field.", {}),  # neutral: no verdict of its own
+])
+def test_in_the_middle_is_a_composition_cue(text, want):
+    assert attributes.verdicts(text) == want

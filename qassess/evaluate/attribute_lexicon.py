@@ -74,7 +74,7 @@ ATTRIBUTES: dict[str, Attribute] = {
              "out of balance", "off balance", "shifted to the left", "shifted to the right", "more to the left",
              "more to the right", "off to one side", "cropped"),
         neutral=("composition", "composed", "framing", "framed", "balance", "angle", "layout", "crop",
-                 "proportions", "ratio")),
+                 "proportions", "ratio", "in the middle", "in the center")),  # "too in the middle": bad
     # The notes judge the look as a whole too ("beautiful", "boring"); said of a neutral cue these words
     # are that cue's verdict instead ("beautiful colours": colour), as any evaluative word is.
     "appeal": Attribute(
@@ -152,6 +152,9 @@ BAD_WORDS = frozenset("poor poorly bad weak low lacking unstable unsatisfactory 
                       "unpleasant mediocre terrible dull pale faded drab muted washed".split())
 GOOD_WORDS |= frozenset(w for w in WORDNET["evaluative"][GOOD] if " " not in w) - BAD_WORDS
 BAD_WORDS |= frozenset(w for w in WORDNET["evaluative"][BAD] if " " not in w) - GOOD_WORDS
+# Evaluative words that judge one attribute's neutral cues only: "the focus looks soft" is a sharpness
+# fault, "soft light" and "soft colours" are no verdict.
+EVALUATIVE_OF = {"soft": ("sharpness", BAD), "softer": ("sharpness", BAD)}
 # A visibility word also judges the neutral cue it is said of: "the colours are distinctly visible".
 GOOD_WORDS |= frozenset(w for w in ATTRIBUTES["subject_clarity"].good if " " not in w)
 BAD_WORDS |= frozenset(w for w in ATTRIBUTES["subject_clarity"].bad if " " not in w)

@@ -46,7 +46,7 @@ from dataclasses import replace
 
 from qassess.evaluate.attribute_agreement import FALLBACK, Agreement, Mention, Place, compare_mentions
 from qassess.evaluate.attribute_lexicon import (
-    ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, GOOD, GOOD_WORDS, INTENSIFIERS,
+    ABSENT, ATTRIBUTES, BAD, BAD_WORDS, BREAKS, CLAUSE_BREAKS, DEGREE_GAP, DEGREES, EVALUATIVE_OF, GOOD, GOOD_WORDS, INTENSIFIERS,
     INTENT_CUES, INTENT_NOUNS, LIST_JOINERS, MAX_LEN, NEGATORS, OVER, PHRASES, PREDICATE_NEXT, PREDICATIVE_ONLY,
     SCALERS, SIDELESS, VISIBLE_WORDS, WH_WORDS, WISHES, tokens)
 
@@ -66,7 +66,7 @@ def _flip(p: str | None) -> str | None:
     return {GOOD: BAD, BAD: GOOD}.get(p) if p else None
 
 
-def _evaluate(toks: list[str], start: int, end: int, skip: frozenset[int] = frozenset()
+def _evaluate(toks: list[str], start: int, end: int, skip: frozenset[int] = frozenset(), name: str | None = None
               ) -> tuple[str | None, str, int | None]:
     """Polarity for a neutral cue at [start, end): the nearest evaluative word in its clause (and where);
     after "is/are/looks ..." the predicate first ("the hue is distinctly visible"), as a word on the
@@ -83,6 +83,8 @@ def _evaluate(toks: list[str], start: int, end: int, skip: frozenset[int] = froz
             continue
         word = toks[j]
         pol = GOOD if word in GOOD_WORDS else BAD if word in BAD_WORDS else None
+        if word in EVALUATIVE_OF:  # "the focus is soft": a verdict on sharpness only ("soft light" is none)
+            pol = EVALUATIVE_OF[word][1] if EVALUATIVE_OF[word][0] == name else None
         if pol is None:
             continue
         before = toks[max(0, j - 2):j]
@@ -206,7 +208,8 @@ def mentions(text: str | None) -> list[Mention]:
         judge = None  # where the evaluative word of a neutral cue is
         if pol is None:
             pol, why, j = _evaluate(toks, i, end, frozenset(k for k, f in at.items()
-                                                            if found[f] is not None and found[f].attribute == "intent"))
+                                                            if found[f] is not None and found[f].attribute == "intent"),
+                                    name)
             if name == "intent" and j is not None and PHRASES.get((toks[j],), (None,))[0] != "subject_clarity":
                 pol, why, j = None, "no clarity word", None  # "the message is clear", not "the theme is red"
             if j is not None and PHRASES.get((toks[j],), (None, None))[0] == name:
@@ -244,6 +247,8 @@ def mentions(text: str | None) -> list[Mention]:
             side = "over" if side else None  # "too bright", "too vivid"
         elif pol == GOOD and any(t in WISHES for t in _before(toks, i, 4)):
             pol, why = BAD, why + "; a wish"
+        elif pol == BAD and side and any(t in WISHES for t in _before(toks, i, 4)):
+            side, why = ("under" if side == "over" else "over"), why + "; a wish"  # "could be darker": too bright
         degree, absent = _degree(toks, i, end) if pol == BAD else (None, False)  # "a slight lack of focus"
         if absent:
             pol, why = GOOD, why + "; absent"
