@@ -344,3 +344,22 @@ def test_a_wish_for_one_side_of_a_two_sided_fault_is_the_other_side():
 ])
 def test_in_the_middle_is_a_composition_cue(text, want):
     assert attributes.verdicts(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("It is not a very pleasing composition.", {"composition": "bad"}),  # past an article and a degree word
+    ("Not the best lighting.", {"exposure": "bad"}),
+    ("A very pleasing composition.", {"composition": "good"}),
+])
+def test_a_negator_reaches_past_an_article_and_a_degree_word(text, want):
+    assert attributes.verdicts(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The frame is uncluttered.", {"composition": "good"}),  # "un-" + a hand-made adjective: its opposite
+    ("The file is uncompressed.", {"compression": "good"}),
+    ("The background is a bit busy.", {"composition": "bad"}),  # WordNet 01795204, in the hand-made list
+    ("An unveiled statue.", {}),  # WordNet's words get no "un-" form
+])
+def test_un_opposites_and_busy(text, want):
+    assert attributes.verdicts(text) == want

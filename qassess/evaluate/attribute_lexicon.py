@@ -70,7 +70,7 @@ ATTRIBUTES: dict[str, Attribute] = {
         "framing, balance, angle",
         good=("well composed", "well balanced", "balanced", "centered", "nicely framed", "well framed", "harmonious"),
         bad=("tilted", "crooked", "slanted", "unbalanced", "imbalance", "cluttered", "clutter", "distracting",
-             "cut off", "off center", "off to the left", "off to the right", "awkward angle", "askew", "lopsided",
+             "busy", "fussy", "cut off", "off center", "off to the left", "off to the right", "awkward angle", "askew", "lopsided",
              "out of balance", "off balance", "shifted to the left", "shifted to the right", "more to the left",
              "more to the right", "off to one side", "cropped"),
         neutral=("composition", "composed", "framing", "framed", "balance", "angle", "layout", "crop",
@@ -185,6 +185,8 @@ BREAKS = frozenset(". ; : ! ? but although though however while whereas except e
 LIST_JOINERS = frozenset(", or and nor any visible obvious enough to".split())
 CLAUSE_BREAKS = BREAKS | {",", "and", "or", "with"}
 
+# Endings of the adjectives that take "un-" for their opposite (cluttered, appealing, focused, ...).
+UN_ADJECTIVES = ("ed", "ing", "ful", "able", "ible", "y")
 _FOLD = ((r"colour", "color"), (r"artefact", "artifact"), (r"centre", "center"), (r"recognis", "recogniz"),
          (r"greyish", "grayish"), (r"n't\b", " not"), (r"\bcannot\b", "can not"))
 _TOKEN = re.compile(r"[a-z]+|[.,;:!?]")
@@ -192,7 +194,8 @@ _TOKEN = re.compile(r"[a-z]+|[.,;:!?]")
 
 def _phrases() -> dict[tuple[str, ...], tuple[str, str | None]]:
     """Cue phrase -> (attribute, polarity): the hand-made list first (it wins), then the easy/hard-to-see
-    phrases of PERCEIVE, then WordNet's words."""
+    phrases of PERCEIVE, the "un-" opposites of the hand-made adjectives, then WordNet's words, then the
+    adverb of every one-word cue."""
     out: dict[tuple[str, ...], tuple[str, str | None]] = {}
     for name, attr in ATTRIBUTES.items():
         for words, pol in ((attr.good, GOOD), (attr.bad, BAD), (attr.neutral, None)):
@@ -202,6 +205,10 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, str | None]]:
         for head, pol in (("easy to", GOOD), ("simple to", GOOD), ("hard to", BAD), ("difficult to", BAD),
                           ("impossible to", BAD)):
             out.setdefault(tuple(f"{head} {verb}".split()), ("subject_clarity", pol))
+    for key, (name, pol) in list(out.items()):  # "cluttered" -> "uncluttered": the prefix negates an adjective
+        w = key[0]  # (hand-made cues only: WordNet's have senses nobody reviewed, "veiled" -> "unveiled")
+        if len(key) == 1 and pol and not w.startswith(("un", "in", "im", "dis")) and w.endswith(UN_ADJECTIVES):
+            out.setdefault(("un" + w,), (name, GOOD if pol == BAD else BAD))
     for name in ATTRIBUTES:  # in ATTRIBUTES' order: a word WordNet files under two ("dull") is the first's
         for pol in (GOOD, BAD):
             for w in WORDNET.get(name, {}).get(pol, ()):

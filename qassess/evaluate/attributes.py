@@ -54,6 +54,7 @@ __all__ = ["ABSENT", "ATTRIBUTES", "Agreement", "BAD", "DEGREES", "DEGREE_GAP", 
            "compare_mentions", "compare_texts", "graded", "human_graded", "human_mentions", "human_verdicts",
            "mentions", "tokens", "verdicts"]
 
+ARTICLES = frozenset("a an the".split())
 COPULAS = frozenset("is are was were looks look appears appear seems seem remains remain".split())
 SENTENCE_ENDS = frozenset(". ; : ! ?".split())
 # Words that say nothing about what a mention is about (left out of its Place).
@@ -88,7 +89,10 @@ def _evaluate(toks: list[str], start: int, end: int, skip: frozenset[int] = froz
         if pol is None:
             continue
         before = toks[max(0, j - 2):j]
-        if any(t in NEGATORS for t in before):
+        k = j - 1  # "not a very pleasing composition": the negator reaches past an article and a degree word
+        while k >= 0 and j - k <= 3 and (toks[k] in ARTICLES or toks[k] in DEGREES):
+            k -= 1
+        if any(t in NEGATORS for t in before) or (k >= 0 and toks[k] in NEGATORS):
             return _flip(pol), f"'{word}' negated", j
         if pol == GOOD and any(t in INTENSIFIERS for t in before):
             return BAD, f"'{word}' intensified", j
