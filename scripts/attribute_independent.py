@@ -25,7 +25,7 @@ Each case: the human reference is the comment (no good/bad split: only explicit 
 
 Reported: the share of cases whose attribute score ranks the paraphrase strictly above the
 contradiction (ties, reversals and comments with no readable verdict count against), for the analysis
-at a0c6e44 (before the lexicon work), at 5391290 (the second pass) and as it is now.
+at a0c6e44 (before the lexicon work), at 5391290 (the second pass), at 8b62b54 (the third) and as it is now.
 
     .venv/bin/python scripts/attribute_independent.py --data DIR [--n 300] [--split dev] [--json out.json]
         [--show-cases 5: generated cases, no scores] [--show-failures 50: dev failures only, with what was read]
@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from attribute_evidence import _pattern, substitute  # noqa: E402  (the same word substitution)
 
 FILE = "impression_and_subject.json"
-BASELINES = ("a0c6e44", "5391290")
+BASELINES = ("a0c6e44", "5391290", "8b62b54")  # before the lexicon work; second pass; third pass
 MODULES = ("attributes", "attribute_agreement", "attribute_lexicon", "wordnet_cues")
 
 CONTRACTIONS = {"don't": "do not", "doesn't": "does not", "didn't": "did not", "isn't": "is not",
