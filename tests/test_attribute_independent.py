@@ -36,3 +36,15 @@ def test_selection_is_by_words_and_hash_only():
     assert gen.select(comments, 1) == [min(chosen, key=lambda c: gen._hash(
         f"{c['image']}#{comments[c['image']].index(c['human'])}"))]
     assert {c["split"] for c in chosen} <= {"dev", "held"}
+
+
+def test_failures_list_dev_cases_only():
+    from qassess.evaluate import attributes
+
+    case = {"human": "The eyes are sharp.", "paraphrase": "The eyes are crisp.", "contradiction": "The eyes are sharp."}
+    sets = {"dpc/all": [{**case, "image": "d.jpg", "split": "dev"},
+                        {**case, "image": "h.jpg", "split": "held", "human": "The sky is noisy."}]}
+    assert gen.outcome(attributes, sets["dpc/all"][0]) == "tie"
+    lines = gen.failures(sets, attributes, 10)
+    assert lines[0] == "dpc/all [dev]: 1 failures"
+    assert any("The eyes are sharp." in line for line in lines) and not any("noisy" in line for line in lines)

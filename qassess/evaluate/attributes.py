@@ -11,7 +11,11 @@ lexicon plus rules, so every verdict can be traced to the words that made it (`m
   * negation: "no", "not", "without", "lacks", "loss of", "free of" ... flip the first cue within three
     words after them, and the cues listed right after it ("no blur, noise or compression"); "noise-free"
     likewise; a negated neutral cue is bad ("loss of contrast", "lacks focus");
-  * "too" / "overly" before a good cue makes it bad ("too bright"); so does a wish ("could be sharper");
+  * a negator that is itself the evaluative word negates once ("lacking contrast" is bad); a negator
+    reaches past an article and a degree word ("not a very pleasing composition");
+  * "too" / "overly" before a good cue makes it bad ("too bright"); so does a wish ("could be sharper"),
+    within the clause; "not too bright" is no fault of a two-sided attribute, and a wish for one side
+    of it is the other side ("could be darker": too bright);
   * "clear", "visible", "distinct" count only when predicated ("the subject is clear", "it is clear what
     ...", not "a clear sky", "visible blocks");
   * every "can it be made out" phrase is one attribute (subject_clarity: clearly/distinctly visible,
