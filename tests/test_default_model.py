@@ -126,3 +126,11 @@ def test_v2_warm_start_loads_by_name_and_names_no_subject(tmp_path):
     308-px samples it rates one pristine photo below its blurred copy (MODEL.md), so that check stays v1's."""
     _check(_score(tmp_path, "transformers", "--model", "qassess-demo-v2-sft", notice=False), "qassess-demo-v2-sft",
            subjects=True, ranking=False)
+
+
+@pytest.mark.vllm
+def test_v2_warm_start_on_vllm(tmp_path):
+    """Both backends serve the shipped warm start, as they serve the default."""
+    pytest.importorskip("vllm")
+    _check(_score(tmp_path, "vllm", "--model", "qassess-demo-v2-sft", notice=False), "qassess-demo-v2-sft",
+           subjects=True, ranking=False)
