@@ -32,13 +32,19 @@ def summary(image) -> np.ndarray:
     return torch.cat([c.mean(0), c.std(0), torch.quantile(c, 0.9, dim=0), torch.quantile(c, 0.1, dim=0)]).numpy()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """The synthetic set, the real photos and the sample size: the command line of this script and of
+    scripts/label_weight.py. One torch thread: these scripts run beside training jobs."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("synth", type=Path, help="`qassess data synth` output")
     parser.add_argument("real", type=Path, help="real photos with labels.csv (image, mos)")
     parser.add_argument("--rows", type=int, default=2500, help="synthetic training images sampled (seed 0)")
-    args = parser.parse_args()
     torch.set_num_threads(1)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     rows = json.loads((args.synth / "train.json").read_text(encoding="utf-8"))
     random.Random(0).shuffle(rows)
     rows = rows[:args.rows]

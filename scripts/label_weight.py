@@ -10,18 +10,16 @@ the real photos' SRCC with their human scores, the held-out SRCC with the plain 
 (w = 0) across photos and within each photo's series, and the rating a detail-free pristine photo gets.
 The real photos are only scored, never fitted; the weight is picked from this table (MODEL.md).
 """
-import argparse
 import json
 import random
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from cue_transfer import summary
+from cue_transfer import arguments, summary
 from qassess.build.model import MAX_PIXELS, MIN_PIXELS
 from qassess.build.vision import load_validation
 from qassess.io.images import PixelBudget, load_image
@@ -46,12 +44,7 @@ def within_series(pred: np.ndarray, rows: list[dict]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("synth", type=Path, help="`qassess data synth` output (rows carry haarpsi and detail)")
-    parser.add_argument("real", type=Path, help="real photos with labels.csv (image, mos)")
-    parser.add_argument("--rows", type=int, default=2500, help="synthetic training images sampled (seed 0)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    args = arguments(__doc__)  # the synthetic set's rows must carry haarpsi and detail (this build's synth)
     train, test = sample(args.synth / "train.json", args.rows, 0), sample(args.synth / "test.json", 600, 1)
     x = np.stack([summary(Image.open(args.synth / "images" / r["image"]).convert("RGB")) for r in train])
     xt = np.stack([summary(Image.open(args.synth / "images" / r["image"]).convert("RGB")) for r in test])
