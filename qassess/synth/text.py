@@ -64,6 +64,8 @@ LOOK = {
 CLEAN_LOOK = ("clean", "crisp", "clear", "sharp", "well-exposed", "detailed")
 WHERE = ("across the whole frame", "in every part of the picture", "from the centre to the corners",
          "over the whole image")
+# Flaw phrases that already say where they are: no WHERE after them ("noise across the whole frame").
+PLACED = ("whole frame", "every area", "whole image", "every part")
 
 # Which strength of the pristine photo a distortion family spoils.
 SPOILS = {"sharpness": {"detail"}, "noise": {"detail", "clean"}, "compression": {"detail", "clean"},
@@ -132,15 +134,18 @@ def describe(strengths: list[str], steps: list[tuple[str, str, int]], rng: rando
     spoiled = set().union(*(SPOILS.get(f, set()) for _, f, _ in steps)) if steps else set()
     kept = [k for k in strengths if k not in spoiled]
     if kept:
-        picks = rng.sample(kept, min(len(kept), 2))
-        good = _sentence(" and ".join(rng.choice(STRENGTHS[k]) for k in picks))
+        # In the order of STRENGTHS: after one strength only a later one can follow, so a small
+        # language model has no second copy of the clause it has just written to reach for.
+        picks = set(rng.sample(kept, min(len(kept), 2)))
+        good = _sentence(" and ".join(rng.choice(STRENGTHS[k]) for k in STRENGTHS if k in picks))
     else:
         good = rng.choice(("The main shapes can still be made out.", "The framing is reasonable.",
                            "Large shapes and outlines remain visible."))
     if steps:
         flaws = [f"{rng.choice(STRENGTH[lv])} {rng.choice(FLAW[t])}" for t, _, lv in steps]
+        where = rng.random() < 0.5 and not any(w in f for f in flaws for w in PLACED)
         bad = _sentence(rng.choice(("There is ", "It suffers from ", "The main flaw is ")) + " and ".join(flaws)
-                        + (" " + rng.choice(WHERE) if rng.random() < 0.5 else ""))
+                        + (" " + rng.choice(WHERE) if where else ""))
         if soft and "detail" not in spoiled:  # a blur already says the detail is gone
             bad = bad[:-1] + "; " + rng.choice(SOFT) + "."
     elif soft:
