@@ -42,3 +42,11 @@ def test_cli_writes_json_and_refuses_no_match(tmp_path, capsys):
     assert main([str(preds), str(labels)]) == 2
     assert "no prediction" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.jsonl"), str(labels)]) == 2
+
+
+def test_a_constant_series_counts_zero_not_nan():
+    """np.std([3.88] * 3) is 4e-16, not 0: a series rated alike throughout must still count 0 (no order)."""
+    rows = [_row(LABELS[0], 3.88), _row(LABELS[1], 3.88), _row(LABELS[2], 3.88)]
+    out = checks(rows, LABELS)
+    assert out["series_srcc"] == {"jpeg": 0.0}
+    assert out["series_srcc_mean"] == 0.0

@@ -81,7 +81,7 @@ def checks(rows: list[dict], labels: list[dict], strong: int = 4) -> dict:
         full = items + ([(0, p)] if p != "absent" else [])
         if len(full) > 2 and all(r is not None for _, r in full):
             levels, ratings = zip(*full)
-            if np.std(ratings) > 0:
+            if len(set(ratings)) > 1:  # np.std of equal floats can be 1e-16, and spearmanr is then NaN
                 curves.setdefault(name, []).append(float(-spearmanr(levels, ratings)[0]))
             else:
                 curves.setdefault(name, []).append(0.0)
