@@ -27,8 +27,10 @@ model: setup
 	$(BUILD) $(PY) -m qassess.build.model vision .cache/model/init -o .cache/model/vision --data .cache/synth $(if $(VAL),--val $(VAL) --select val --eval-every 100)
 	$(BUILD) $(QA) train recipes/default/sft.yaml
 	$(PY) -m qassess.build.model package runs/default-sft -o qassess/models/qassess-demo-v2-sft --id qassess-demo-v2-sft
+	$(BUILD) $(QA) train recipes/default/grpo.yaml
+	$(PY) -m qassess.build.model package runs/default-grpo/merged -o qassess/models/qassess-demo-v2 --id qassess-demo-v2
 
-# GRPO with the paper's four rewards on top of the warm start (not yet part of the shipped model: MODEL.md).
+# The GRPO stage alone (the paper's four rewards on the warm start in runs/default-sft).
 model-grpo: setup
 	$(BUILD) $(QA) train recipes/default/grpo.yaml
 

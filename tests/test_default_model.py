@@ -121,16 +121,20 @@ def test_vllm_backend_scores_samples_offline(tmp_path):
     _check(_score(tmp_path, "vllm"))
 
 
-def test_v2_warm_start_loads_by_name_and_names_no_subject(tmp_path):
-    """The v2 build's warm start: offline, parsed, captions free of training subjects. Not its ranking: on these
-    308-px samples it rates one pristine photo below its blurred copy (MODEL.md), so that check stays v1's."""
-    _check(_score(tmp_path, "transformers", "--model", "qassess-demo-v2-sft", notice=False), "qassess-demo-v2-sft",
-           subjects=True, ranking=False)
+V2 = ["qassess-demo-v2-sft", "qassess-demo-v2"]
+
+
+@pytest.mark.parametrize("name", V2)
+def test_v2_models_load_by_name_and_name_no_subject(tmp_path, name):
+    """The v2 build's warm start and its GRPO model: offline, parsed, captions free of training subjects. Not
+    their ranking: on these 308-px samples they tie pristine photos with their JPEG copies (MODEL.md), so that
+    check stays v1's."""
+    _check(_score(tmp_path, "transformers", "--model", name, notice=False), name, subjects=True, ranking=False)
 
 
 @pytest.mark.vllm
-def test_v2_warm_start_on_vllm(tmp_path):
-    """Both backends serve the shipped warm start, as they serve the default."""
+@pytest.mark.parametrize("name", V2)
+def test_v2_models_on_vllm(tmp_path, name):
+    """Both backends serve the shipped v2 models, as they serve the default."""
     pytest.importorskip("vllm")
-    _check(_score(tmp_path, "vllm", "--model", "qassess-demo-v2-sft", notice=False), "qassess-demo-v2-sft",
-           subjects=True, ranking=False)
+    _check(_score(tmp_path, "vllm", "--model", name, notice=False), name, subjects=True, ranking=False)

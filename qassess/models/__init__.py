@@ -1,6 +1,6 @@
 """Models qassess ships or names: the embedded default, and how a `--model` value becomes a folder.
 
-The default (`qassess-demo-v1`; the v2 build's warm start `qassess-demo-v2-sft` beside it) lives in this package folder and is used whenever no model is given:
+The default (`qassess-demo-v1`; the v2 build's warm start `qassess-demo-v2-sft` and its GRPO model `qassess-demo-v2` beside it) lives in this package folder and is used whenever no model is given:
 a small Qwen2.5-VL trained by qassess itself on synthetic distortions (MODEL.md). It loads from the
 package, never from a hub.
 

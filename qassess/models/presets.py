@@ -88,9 +88,11 @@ for _preset in [
     _embedded(DEFAULT_ID, "qassess's embedded demo model (5.8M-parameter Qwen2.5-VL trained on synthetic distortions; "
                           "MODEL.md)", "trained by qassess with the paper's prompts; greedy decoding"),
     _embedded("qassess-demo-v2-sft", "the v2 build's supervised warm start (18 realistic synthetic distortions of "
-                                     "109 photos, 256 vision tokens, subject-free captions); its caption-only stage "
-                                     "rates every caption 3.00, MODEL.md",
+                                     "109 photos, 256 vision tokens, subject-free captions); MODEL.md",
               "trained by qassess with the paper's prompts (make model); greedy decoding"),
+    _embedded("qassess-demo-v2", "qassess-demo-v2-sft after GRPO with the paper's four rewards (tolerance 0.35): "
+                                 "its caption-only rating ranks real photos better than the warm start's; MODEL.md",
+              "trained by qassess with the paper's prompts and rewards (make model); greedy decoding"),
     Preset(
         name="qwen2.5-vl-7b",
         summary="Qwen2.5-VL-7B-Instruct, untrained for IQA, with the paper's caption/think/answer prompts",
