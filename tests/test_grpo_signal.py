@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qassess.cli import app
-from qassess.train.signal import zero_variance_shares
+from qassess.train.signal import rating_spread, zero_variance_shares
 from test_training import REWARD_NAMES, TINY_RECIPE, make_images, write_csv
 
 NAN = math.nan
@@ -53,6 +53,18 @@ def test_shapes_that_do_not_fit_are_refused(rows, weights, group, names, message
         zero_variance_shares(rows, weights, group, names)
 
 
+
+def test_rating_spread_by_hand():
+    # the hedge MODEL.md found: most completions write one value near the labels' mean
+    hedge = rating_spread([2.22, 2.22, 2.22, 3.88, 2.22, 1.0, 2.22, None])
+    assert hedge["ratings/mean"] == pytest.approx((2.22 * 5 + 3.88 + 1.0) / 7)
+    assert hedge["ratings/std"] == pytest.approx(0.7761, abs=1e-4)  # np.std of the seven parsed ratings
+    assert rating_spread([1.0, 3.0]) == {"ratings/mean": 2.0, "ratings/std": 1.0}
+    assert rating_spread([2.5]) == {"ratings/mean": 2.5, "ratings/std": 0.0}
+    assert all(math.isnan(v) for v in rating_spread([None, None]).values())
+    assert all(math.isnan(v) for v in rating_spread([]).values())
+
+
 @pytest.mark.slow
 def test_a_tiny_grpo_run_logs_the_shares(tiny_model, tmp_path):
     names = [f"s{i}.jpg" for i in range(4)]
@@ -82,3 +94,5 @@ def test_a_tiny_grpo_run_logs_the_shares(tiny_model, tmp_path):
             assert record["zero_variance_groups"] == record["zero_variance_groups/reasoning"]  # words vary
     assert any(r["zero_variance_groups/reasoning"] < 1.0 for r in steps)  # the case is not all-flat
     assert "zero-variance groups" in result.output  # the progress line shows the total
+    # a random tiny model writes no rating: NaN, which TRL logs as it is (json null or NaN)
+    assert all("ratings/std" in r for r in steps)

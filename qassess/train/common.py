@@ -65,6 +65,8 @@ def callbacks(output_dir: Path, show_progress: bool) -> list:
                       if k.startswith("rewards/") and k.endswith("/mean") and isinstance(v, (int, float))]
             if isinstance(logs.get("zero_variance_groups"), (int, float)):  # qassess.train.signal
                 parts.append(f"zero-variance groups {logs['zero_variance_groups']:.0%}")
+            if isinstance(logs.get("ratings/std"), (int, float)):  # a shrinking spread: a hedge (signal.py)
+                parts.append(f"rating spread {logs['ratings/std']:.2f}")
             self.progress.update(self.task, description=parts[0])
             self.progress.console.print(f"step {state.global_step}: " + ", ".join(parts), highlight=False,
                                         soft_wrap=True)

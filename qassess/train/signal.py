@@ -9,6 +9,12 @@ each reward on its own, which says *which* reward has gone flat, under names the
 
     zero_variance_groups             share of groups whose weighted total reward has zero spread
     zero_variance_groups/<reward>    the same for one reward's raw values
+    ratings/mean, ratings/std        mean and spread of the batch's stated ratings (parsed ones)
+
+The last is the second thing to look at. A spread in every group does not mean the policy learns what
+it should: with a wide score tolerance the default model learnt to write one rating near the labels'
+mean for most images (a hedge the cosine reward pays for), and its caption-only stage took it up
+(MODEL.md). A rating spread that shrinks over the run while the labels' does not is that hedge.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 METRIC = "zero_variance_groups"
+MEAN, STD = "ratings/mean", "ratings/std"
 # TRL divides advantages by (std + 1e-4): a spread below 1e-6 moves advantages by under 1% of a unit.
 TOLERANCE = 1e-6
 
@@ -41,6 +48,14 @@ def zero_variance_shares(rewards_per_func, weights: Sequence[float], group_size:
     return shares
 
 
+def rating_spread(ratings: Sequence[float | None]) -> dict[str, float]:
+    """Mean and population std of the parsed stated ratings (None: unparsed, left out); NaN when none."""
+    parsed = np.asarray([r for r in ratings if r is not None], dtype=np.float64)
+    if parsed.size == 0:
+        return {MEAN: float("nan"), STD: float("nan")}
+    return {MEAN: float(parsed.mean()), STD: float(parsed.std())}
+
+
 def _flat_share(column: np.ndarray, group_size: int) -> float:
     groups = column.reshape(-1, group_size)
     if groups.shape[0] == 0:
@@ -58,6 +73,9 @@ def grpo_trainer_class():
     TRL takes seconds and the pure function above must not need it."""
     from trl import GRPOTrainer
 
+    from qassess.core.parsing import parse_completion
+    from qassess.train.rewards.common import completion_text
+
     class SignalGRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose metrics also hold the zero-variance shares of every generation batch."""
 
@@ -69,6 +87,9 @@ def grpo_trainer_class():
                                           self.reward_weights.detach().float().cpu().tolist(), group_size,
                                           list(self.reward_func_names))
             for key, value in shares.items():
+                self._metrics[mode][key].append(value)
+            ratings = [parse_completion(completion_text(c)).rating for c in completions]
+            for key, value in rating_spread(ratings).items():
                 self._metrics[mode][key].append(value)
             return rewards_per_func
 
