@@ -53,7 +53,6 @@ def test_shapes_that_do_not_fit_are_refused(rows, weights, group, names, message
         zero_variance_shares(rows, weights, group, names)
 
 
-
 def test_rating_spread_by_hand():
     # the hedge MODEL.md found: most completions write one value near the labels' mean
     hedge = rating_spread([2.22, 2.22, 2.22, 3.88, 2.22, 1.0, 2.22, None])

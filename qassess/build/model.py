@@ -23,7 +23,6 @@ from pathlib import Path
 from qassess.errors import UserError
 
 MODEL_ID = "qassess-demo-v2-sft"
-TRAIN_RECORD = "qassess_train.json"  # what `qassess train` writes beside a model: recipe, steps, data
 PATCH = 14
 # The pixel budget the default model was trained for: 256 vision tokens, so a 500x500 photo is seen at
 # 448x448 (noise and JPEG blocks survive; at v1's 100 tokens they were shrunk away). The synthetic
@@ -119,12 +118,13 @@ def package(model_dir: Path, out: Path, model_id: str = MODEL_ID) -> Path:
         raise UserError(f"{model_dir} is not a complete model folder (missing {', '.join(missing)})")
     from qassess.io.results import replace_dir
 
+    from qassess.models.adapters import MERGED_DIR
+    from qassess.train.trainer import RUN_INFO
+
     # a LoRA run's merged/ folder holds the weights; its run record (recipe, steps) sits one level up
-    record = model_dir.parent / TRAIN_RECORD
-    if model_dir.name == "merged" and record.is_file() and not (model_dir / TRAIN_RECORD).is_file():
-        extra = [record]
-    else:
-        extra = []
+    record = model_dir.parent / RUN_INFO
+    merged_run = model_dir.name == MERGED_DIR and not (model_dir / RUN_INFO).is_file()
+    extra = [record] if merged_run and record.is_file() else []
 
     def write(tmp: Path) -> None:
         for f in sorted(model_dir.iterdir()) + extra:

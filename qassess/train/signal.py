@@ -73,8 +73,7 @@ def grpo_trainer_class():
     TRL takes seconds and the pure function above must not need it."""
     from trl import GRPOTrainer
 
-    from qassess.core.parsing import parse_completion
-    from qassess.train.rewards.common import completion_text
+    from qassess.train.rewards.common import stated_ratings
 
     class SignalGRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose metrics also hold the zero-variance shares of every generation batch."""
@@ -88,8 +87,7 @@ def grpo_trainer_class():
                                           list(self.reward_func_names))
             for key, value in shares.items():
                 self._metrics[mode][key].append(value)
-            ratings = [parse_completion(completion_text(c)).rating for c in completions]
-            for key, value in rating_spread(ratings).items():
+            for key, value in rating_spread(stated_ratings(completions)).items():
                 self._metrics[mode][key].append(value)
             return rewards_per_func
 

@@ -19,7 +19,7 @@ from typing import Any
 from qassess.errors import UserError
 from qassess.registry import Registry, did_you_mean
 from qassess.core.parsing import extract_block, matches_format, parse_completion
-from qassess.train.rewards.common import column, completion_text
+from qassess.train.rewards.common import column, completion_text, stated_ratings
 
 RewardFn = Callable[..., list[float | None]]
 # (conversations, max_new_tokens, temperature) -> one decoded completion per conversation
@@ -73,7 +73,7 @@ def prediction_reward(threshold: float = 0.35) -> RewardFn:
 
     def prediction(completions, **kwargs) -> list[float | None]:
         truths = column(kwargs, "score", len(completions))
-        ratings = [parse_completion(completion_text(c)).rating for c in completions]
+        ratings = stated_ratings(completions)
         return [cosine_score(p, s, threshold) for p, s in zip(ratings, truths)]
 
     return prediction
@@ -85,7 +85,7 @@ def threshold_reward(threshold: float = 0.35, value: float = 1.0) -> RewardFn:
 
     def threshold_(completions, **kwargs) -> list[float | None]:
         truths = column(kwargs, "score", len(completions))
-        ratings = [parse_completion(completion_text(c)).rating for c in completions]
+        ratings = stated_ratings(completions)
         return [value if p is not None and abs(p - s) < threshold else 0.0 for p, s in zip(ratings, truths)]
 
     threshold_.__name__ = "threshold"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from qassess.core.parsing import parse_completion
+
 
 def completion_text(completion: Any) -> str:
     """The assistant text of one TRL completion (a string, or a list of chat messages)."""
@@ -18,6 +20,11 @@ def completion_text(completion: Any) -> str:
             return "".join(part.get("text", "") for part in content if isinstance(part, dict))
         return content or ""
     return ""
+
+
+def stated_ratings(completions) -> list[float | None]:
+    """The rating each completion's <answer> states (None: none parsed), as every score reward reads it."""
+    return [parse_completion(completion_text(c)).rating for c in completions]
 
 
 def column(kwargs: dict, name: str, n: int) -> list:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from qassess.core.parsing import parse_completion
-from qassess.train.rewards.common import column, completion_text
+from qassess.train.rewards.common import column, stated_ratings
 
 GROUP_COLUMN = "image_path"  # the dataset column that tells the images of a batch apart
 
@@ -27,7 +26,7 @@ def pairwise_reward(gamma: float = 1e-6, group_column: str = GROUP_COLUMN):
         n = len(completions)
         truths = column(kwargs, "score", n)
         groups = column(kwargs, group_column, n)
-        ratings = [parse_completion(completion_text(c)).rating for c in completions]
+        ratings = stated_ratings(completions)
         by_group: dict = {}
         for g, r in zip(groups, ratings):
             if r is not None:
